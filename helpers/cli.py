@@ -1,0 +1,62 @@
+"""Command line: `python -m helpers compare …` runs the seed's pipeline and prints the table."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import warnings
+
+from .errors import BookError
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m helpers", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    compare = commands.add_parser("compare", help="FP32 vs dynamic INT8: accuracy, size, latency → JSON")
+    compare.add_argument("--model", help="hub id or local model directory (default: $BOOK_MODEL, else the hub's DistilBERT SST-2)")
+    compare.add_argument("--data", help="local SST-2 directory or hub id (default: $BOOK_DATA, else GLUE on the hub)")
+    compare.add_argument("--profile", choices=("smoke", "full"), help="how much to measure (default: $BOOK_PROFILE, else full)")
+    compare.add_argument("--out", default="results/comparison.json", help="where to write the JSON record")
+    compare.add_argument("--models-dir", default="models", help="where to save models/baseline and models/quantized")
+    compare.add_argument("--threads", type=int, help="intra-op threads for every measurement (default: logical CPUs, at most 8)")
+    compare.add_argument("--batch-size", type=int, default=32, help="batch size for accuracy (default 32)")
+    compare.add_argument("--padding", choices=("longest", "max_length"), default="longest", help="padding for accuracy batches")
+    compare.add_argument("--seed", type=int, default=0, help="seed of the fixed subsets")
+    compare.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    from .quiet import quiet_third_party_output
+
+    quiet_third_party_output()
+    try:
+        if args.command == "compare":
+            return _compare(args)
+    except BookError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    return 1
+
+
+def _compare(args) -> int:
+    from .pipeline import run_comparison
+    from .report import comparison_table
+
+    with warnings.catch_warnings():
+        # torch.ao.quantization's deprecation notices; chapter 4 shows and explains them.
+        warnings.filterwarnings("ignore", message=r".*torch\.ao\.quantization is deprecated", category=DeprecationWarning)
+        warnings.filterwarnings("ignore", message=r".*quantized tensor creation functions", category=UserWarning)
+        warnings.filterwarnings("ignore", message=r"TypedStorage is deprecated", category=UserWarning)
+        record = run_comparison(
+            model=args.model, data=args.data, profile=args.profile, out=args.out, models_dir=args.models_dir,
+            threads=args.threads, batch_size=args.batch_size, padding=args.padding, seed=args.seed,
+            progress=not args.no_progress,
+        )
+    if record["eval"]["n_truncated"]:
+        print(f"note: {record['eval']['n_truncated']} sentences were longer than {record['eval']['max_length']} "
+              "tokens and were truncated.", file=sys.stderr)
+    print(comparison_table(record))
+    print(f"\nwrote {args.out}; models in {args.models_dir}/baseline and {args.models_dir}/quantized")
+    return 0

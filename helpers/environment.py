@@ -1,0 +1,62 @@
+"""The hardware and software a measurement was taken on, to be stored next to the numbers."""
+
+from __future__ import annotations
+
+import importlib.metadata
+import os
+import platform
+from pathlib import Path
+
+import torch
+
+# Instruction-set extensions that decide INT8 and BF16 speed on x86 CPUs.
+RELEVANT_FLAGS = (
+    "avx2", "fma", "avx512f", "avx512bw", "avx512_vnni", "avx_vnni", "avx512_bf16",
+    "amx_tile", "amx_int8", "amx_bf16",
+)
+
+
+def cpu_model_and_flags() -> tuple[str, list[str]]:
+    """CPU model name and the relevant ISA flags, from /proc/cpuinfo where there is one."""
+    model, flags = platform.processor() or platform.machine(), set()
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.is_file():
+        for line in cpuinfo.read_text(errors="replace").splitlines():
+            key, _, value = line.partition(":")
+            key = key.strip()
+            if key in ("model name", "Model", "Hardware") and value.strip():
+                model = value.strip()
+            elif key in ("flags", "Features"):
+                flags |= set(value.split())
+            if model and flags and key == "":  # first processor block is enough
+                break
+    return model, [f for f in RELEVANT_FLAGS if f in flags]
+
+
+def describe_environment(threads: int | None = None) -> dict:
+    """CPU, ISA flags, threads, quantized engine and library versions, as a JSON-ready dict."""
+    import transformers
+
+    cpu, flags = cpu_model_and_flags()
+    info = {
+        "cpu": cpu,
+        "cpu_flags": flags,
+        "cpu_capability": torch.backends.cpu.get_cpu_capability(),
+        "logical_cpus": os.cpu_count(),
+        "threads": threads if threads is not None else torch.get_num_threads(),
+        "quantized_engine": torch.backends.quantized.engine,
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "transformers": transformers.__version__,
+        "platform": platform.platform(),
+    }
+    try:  # read the version without importing torchao (its import is slow and chatty)
+        info["torchao"] = importlib.metadata.version("torchao")
+    except importlib.metadata.PackageNotFoundError:
+        info["torchao"] = None
+    return info
+
+
+def default_threads() -> int:
+    """The thread count benchmarks use unless told otherwise: every logical CPU, at most 8."""
+    return max(1, min(os.cpu_count() or 1, 8))

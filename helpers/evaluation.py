@@ -1,0 +1,118 @@
+"""Predictions and accuracy of a classifier over sentences, batched, with truncation reported."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import torch
+from tqdm.auto import tqdm
+
+from .data import SentimentData
+from .errors import BookError
+from .models import Classifier
+
+PADDINGS = ("longest", "max_length")
+
+
+@dataclass
+class Predictions:
+    """Labels and class probabilities for each sentence, and which sentences were truncated."""
+
+    labels: list[int]
+    probabilities: list[list[float]]
+    truncated: list[int]  # indices of sentences cut to max_length tokens
+    max_length: int
+
+
+@dataclass
+class Evaluation:
+    """Accuracy over a split and exactly how it was computed."""
+
+    accuracy: float
+    predictions: list[int]
+    n_examples: int
+    batch_size: int
+    padding: str
+    max_length: int
+    n_truncated: int
+    seconds: float
+
+    def settings(self) -> dict:
+        return {"batch_size": self.batch_size, "padding": self.padding, "max_length": self.max_length}
+
+
+def check_sentences(sentences) -> list[str]:
+    """Refuse an empty list, non-strings and blank sentences (they have no sentiment to predict)."""
+    if isinstance(sentences, str):
+        sentences = [sentences]
+    sentences = list(sentences)
+    if not sentences:
+        raise BookError("No sentences to classify.")
+    bad = [i for i, s in enumerate(sentences) if not isinstance(s, str) or not s.strip()]
+    if bad:
+        raise BookError(f"Empty or non-text sentences at positions {bad[:5]}: give each sentence some words.")
+    return sentences
+
+
+def token_lengths(clf: Classifier, sentences: list[str]) -> list[int]:
+    """Untruncated token counts (special tokens included)."""
+    return [len(ids) for ids in clf.tokenizer(sentences, truncation=False, verbose=False)["input_ids"]]
+
+
+def predict(
+    clf: Classifier,
+    sentences,
+    batch_size: int = 32,
+    padding: str = "longest",
+    progress: bool = False,
+) -> Predictions:
+    """Classify sentences in batches; sentences over `clf.max_length` tokens are truncated (and listed)."""
+    sentences = check_sentences(sentences)
+    if padding not in PADDINGS:
+        raise BookError(f"padding must be one of {PADDINGS}, got {padding!r}.")
+    if batch_size < 1:
+        raise BookError(f"batch_size must be at least 1, got {batch_size}.")
+    truncated = [i for i, n in enumerate(token_lengths(clf, sentences)) if n > clf.max_length]
+    labels, probabilities = [], []
+    starts = range(0, len(sentences), batch_size)
+    with torch.inference_mode():
+        for start in tqdm(starts, desc="batches", disable=not progress, leave=False):
+            batch = clf.tokenizer(
+                sentences[start : start + batch_size],
+                padding=padding,
+                truncation=True,
+                max_length=clf.max_length,
+                return_tensors="pt",
+            )
+            probs = torch.softmax(clf.model(**batch).logits.float(), dim=-1)
+            labels += probs.argmax(dim=-1).tolist()
+            probabilities += probs.tolist()
+    return Predictions(labels, probabilities, truncated, clf.max_length)
+
+
+def evaluate(
+    clf: Classifier, data: SentimentData, batch_size: int = 32, padding: str = "longest", progress: bool = True
+) -> Evaluation:
+    """Accuracy of `clf` on every example of `data`."""
+    start = time.perf_counter()
+    result = predict(clf, data.sentences, batch_size, padding, progress)
+    seconds = time.perf_counter() - start
+    correct = sum(p == y for p, y in zip(result.labels, data.labels))
+    return Evaluation(
+        accuracy=correct / len(data),
+        predictions=result.labels,
+        n_examples=len(data),
+        batch_size=batch_size,
+        padding=padding,
+        max_length=clf.max_length,
+        n_truncated=len(result.truncated),
+        seconds=seconds,
+    )
+
+
+def disagreements(a: list[int], b: list[int]) -> list[int]:
+    """Indices where two prediction lists differ."""
+    if len(a) != len(b):
+        raise BookError(f"Prediction lists differ in length ({len(a)} vs {len(b)}).")
+    return [i for i, (x, y) in enumerate(zip(a, b)) if x != y]

@@ -1,0 +1,120 @@
+"""Latency measured like an engineer: fixed threads, warm-up, many repeats, median and spread."""
+
+from __future__ import annotations
+
+import statistics
+import time
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
+
+import torch
+
+from .errors import BookError
+from .models import Classifier
+
+
+@dataclass
+class Latency:
+    """Summary of repeated timings in milliseconds."""
+
+    median: float
+    p10: float
+    p90: float
+    iqr: float
+    batch_size: int
+    seq_len: int  # tokens per input (the median token count for real sentences)
+    repeats: int
+    warmup: int
+    threads: int
+    inputs: str  # "validation sentences" or "synthetic tokens"
+
+    def to_dict(self) -> dict:
+        return {k: (round(v, 4) if isinstance(v, float) else v) for k, v in asdict(self).items()}
+
+
+def percentile(values: list[float], q: float) -> float:
+    """Linear-interpolated q-th percentile (0–100)."""
+    if not values:
+        raise BookError("No timings to summarise.")
+    ordered = sorted(values)
+    pos = (len(ordered) - 1) * q / 100
+    lo = int(pos)
+    hi = min(lo + 1, len(ordered) - 1)
+    return ordered[lo] + (ordered[hi] - ordered[lo]) * (pos - lo)
+
+
+@contextmanager
+def fixed_threads(threads: int):
+    """Run the block with exactly `threads` intra-op threads, restoring the previous setting."""
+    if threads < 1:
+        raise BookError(f"threads must be at least 1, got {threads}.")
+    previous = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
+
+
+def _summarise(times_s: list[float], **meta) -> Latency:
+    ms = [t * 1000 for t in times_s]
+    return Latency(
+        median=statistics.median(ms),
+        p10=percentile(ms, 10),
+        p90=percentile(ms, 90),
+        iqr=percentile(ms, 75) - percentile(ms, 25),
+        repeats=len(ms),
+        **meta,
+    )
+
+
+def _time_forward(model, batch: dict, repeats: int) -> list[float]:
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        model(**batch)
+        times.append(time.perf_counter() - start)
+    return times
+
+
+def latency_on_sentences(clf: Classifier, sentences: list[str], threads: int, warmup: int = 5) -> Latency:
+    """Batch-1 latency over real sentences, each timed once after `warmup` untimed runs."""
+    if not sentences:
+        raise BookError("No sentences to time.")
+    encoded = [
+        clf.tokenizer(s, truncation=True, max_length=clf.max_length, return_tensors="pt") for s in sentences
+    ]
+    with fixed_threads(threads), torch.inference_mode():
+        for batch in encoded[:warmup]:
+            clf.model(**batch)
+        times = [t for batch in encoded for t in _time_forward(clf.model, batch, 1)]
+    lengths = [int(b["input_ids"].shape[1]) for b in encoded]
+    return _summarise(
+        times, batch_size=1, seq_len=int(statistics.median(lengths)), warmup=warmup, threads=threads,
+        inputs="validation sentences",
+    )
+
+
+def synthetic_batch(clf: Classifier, batch_size: int, seq_len: int) -> dict:
+    """A batch of `batch_size` copies of one real-word input of exactly `seq_len` tokens, no padding."""
+    if not 2 <= seq_len <= clf.max_length:
+        raise BookError(f"seq_len must be between 2 and the model's maximum {clf.max_length}, got {seq_len}.")
+    text = " ".join(["the film is a quiet , moving and funny story ."] * seq_len)
+    ids = clf.tokenizer(text, truncation=True, max_length=seq_len)["input_ids"]
+    if len(ids) != seq_len:
+        raise BookError(f"Could not build a {seq_len}-token input with this tokenizer.")
+    input_ids = torch.tensor([ids] * batch_size)
+    return {"input_ids": input_ids, "attention_mask": torch.ones_like(input_ids)}
+
+
+def latency_at_shape(
+    clf: Classifier, seq_len: int, batch_size: int = 1, threads: int = 1, repeats: int = 30, warmup: int = 5
+) -> Latency:
+    """Latency of one forward pass on a fixed (batch_size, seq_len) input."""
+    batch = synthetic_batch(clf, batch_size, seq_len)
+    with fixed_threads(threads), torch.inference_mode():
+        _time_forward(clf.model, batch, warmup)
+        times = _time_forward(clf.model, batch, repeats)
+    return _summarise(
+        times, batch_size=batch_size, seq_len=seq_len, warmup=warmup, threads=threads, inputs="synthetic tokens"
+    )

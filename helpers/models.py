@@ -1,0 +1,171 @@
+"""Loading FP32 sentiment classifiers, and saving/loading them (quantized ones included)."""
+
+from __future__ import annotations
+
+import json
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from .errors import BookError
+from .sources import MODEL_DIR_CONTENTS, Source, hub_failure, hub_is_reachable, resolve_model
+
+QUANTIZED_WEIGHTS = "quantized_state_dict.pt"
+QUANTIZED_META = "quantization.json"
+
+
+@dataclass
+class Classifier:
+    """A 2-label sequence classifier with its tokenizer; `max_length` is the longest input it accepts."""
+
+    model: nn.Module
+    tokenizer: object
+    source: str
+    max_length: int
+
+    @property
+    def label_names(self) -> list[str]:
+        return [self.model.config.id2label[i] for i in range(self.model.config.num_labels)]
+
+
+def max_input_length(tokenizer, config) -> int:
+    """The longest token sequence the model accepts (tokenizer limit and position embeddings)."""
+    limits = [getattr(config, "max_position_embeddings", None), getattr(tokenizer, "model_max_length", None)]
+    limits = [int(x) for x in limits if isinstance(x, int) and 0 < x < 1_000_000]
+    if not limits:
+        raise BookError("Cannot tell the model's maximum input length from its config or tokenizer.")
+    return min(limits)
+
+
+def check_binary(config, source: str) -> None:
+    """Refuse models that are not 2-label classifiers: SST-2 accuracy would be meaningless."""
+    if config.num_labels != 2:
+        raise BookError(
+            f"{source} has {config.num_labels} output labels; SST-2 needs a 2-label "
+            "(negative/positive) sequence-classification model."
+        )
+
+
+def load_classifier(source: str | Path | None = None) -> Classifier:
+    """Load an FP32 classifier from a local directory, a hub id, or $BOOK_MODEL, in eval mode."""
+    resolved = resolve_model(source)
+    if resolved.is_local:
+        _check_model_dir(Path(resolved.location))
+        try:
+            return _load(resolved, local_files_only=True)
+        except BookError:
+            raise
+        except Exception as err:
+            raise BookError(f"Could not load a classifier from {resolved}: {type(err).__name__}: {err}") from err
+    if not hub_is_reachable():
+        try:  # a copy in the local cache still works offline
+            return _load(resolved, local_files_only=True)
+        except BookError:
+            raise
+        except Exception:
+            raise hub_failure("model", resolved, "the hub is unreachable from this machine") from None
+    try:
+        return _load(resolved, local_files_only=False)
+    except BookError:
+        raise
+    except Exception as err:
+        raise hub_failure("model", resolved, f"{type(err).__name__}: {err}") from err
+
+
+def _check_model_dir(path: Path) -> None:
+    names = {p.name for p in path.iterdir()}
+    if "config.json" not in names:
+        raise BookError(f"{path} is not a model directory: no config.json. It must hold {MODEL_DIR_CONTENTS}.")
+    if QUANTIZED_META in names:
+        raise BookError(f"{path} holds a quantized model: load it with load_quantized().")
+    if not names & {"model.safetensors", "model.safetensors.index.json", "pytorch_model.bin"}:
+        raise BookError(f"{path} has no weights (model.safetensors). It must hold {MODEL_DIR_CONTENTS}.")
+
+
+def _load(source: Source, local_files_only: bool) -> Classifier:
+    from transformers import AutoConfig, AutoModelForSequenceClassification, AutoTokenizer
+
+    where = str(source)
+    config = AutoConfig.from_pretrained(where, local_files_only=local_files_only)
+    check_binary(config, where)
+    try:
+        model, info = AutoModelForSequenceClassification.from_pretrained(
+            where, local_files_only=local_files_only, output_loading_info=True
+        )
+    except ValueError as err:  # an architecture with no sequence-classification head
+        raise BookError(f"{where} is not a sequence-classification model transformers supports: {err}") from err
+    if info.get("missing_keys"):
+        raise BookError(
+            f"{where} has no trained weights for {sorted(info['missing_keys'])[:4]}: it is not a fine-tuned "
+            "classifier (a bare encoder gets a random classification head). Use a fine-tuned SST-2 model."
+        )
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(where, local_files_only=local_files_only)
+    except Exception as err:
+        raise BookError(f"{where} has no usable tokenizer ({err}). It must hold {MODEL_DIR_CONTENTS}.") from err
+    return Classifier(model.eval(), tokenizer, where, max_input_length(tokenizer, config))
+
+
+def save_classifier(clf: Classifier, directory: str | Path) -> Path:
+    """Save an FP32 classifier with save_pretrained (safetensors) plus its tokenizer."""
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    clf.model.save_pretrained(directory)
+    clf.tokenizer.save_pretrained(directory)
+    return directory
+
+
+def save_quantized(clf: Classifier, directory: str | Path) -> Path:
+    """Save a dynamically quantized classifier: config, tokenizer, state_dict and how it was quantized.
+
+    `save_pretrained` cannot do this: it writes the FP32 skeleton, and `from_pretrained` then
+    loads FP32 or random weights for the quantized Linear layers without an error.
+    """
+    from .quantization import quantized_linear_names
+
+    names = quantized_linear_names(clf.model)
+    if not names:
+        raise BookError("This model has no dynamically quantized Linear layers; use save_classifier().")
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    clf.model.config.save_pretrained(directory)
+    clf.tokenizer.save_pretrained(directory)
+    torch.save(clf.model.state_dict(), directory / QUANTIZED_WEIGHTS)
+    meta = {
+        "method": "torch.ao.quantization.quantize_dynamic",
+        "dtype": "qint8",
+        "quantized_modules": names,
+        "quantized_engine": torch.backends.quantized.engine,
+        "torch": torch.__version__,
+        "max_length": clf.max_length,
+        "source": clf.source,
+    }
+    (directory / QUANTIZED_META).write_text(json.dumps(meta, indent=2))
+    return directory
+
+
+def load_quantized(directory: str | Path) -> Classifier:
+    """Load what save_quantized wrote: rebuild the model, quantize it the same way, load the weights."""
+    from transformers import AutoConfig, AutoModelForSequenceClassification, AutoTokenizer
+
+    from .quantization import quantize_dynamic_int8
+
+    directory = Path(directory)
+    meta_path = directory / QUANTIZED_META
+    if not meta_path.is_file():
+        raise BookError(f"{directory} is not a quantized checkpoint: no {QUANTIZED_META} (see save_quantized).")
+    meta = json.loads(meta_path.read_text())
+    config = AutoConfig.from_pretrained(directory, local_files_only=True)
+    check_binary(config, str(directory))
+    skeleton = AutoModelForSequenceClassification.from_config(config).eval()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        warnings.simplefilter("ignore", UserWarning)
+        model = quantize_dynamic_int8(skeleton, engine=meta["quantized_engine"], copy=False)
+        state = torch.load(directory / QUANTIZED_WEIGHTS, map_location="cpu", weights_only=True)
+    model.load_state_dict(state, strict=True)
+    tokenizer = AutoTokenizer.from_pretrained(directory, local_files_only=True)
+    return Classifier(model.eval(), tokenizer, meta["source"], int(meta["max_length"]))

@@ -1,0 +1,37 @@
+"""Run profiles: `full` measures everything, `smoke` a small fixed subset for tests and CI."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+from .errors import BookError
+
+PROFILE_ENV = "BOOK_PROFILE"
+
+
+@dataclass(frozen=True)
+class Profile:
+    """How much to measure: examples for accuracy and the latency repeat counts."""
+
+    name: str
+    n_examples: int | None  # None: the whole split
+    latency_sentences: int  # real validation sentences timed one by one (batch 1)
+    repeats: int  # timed runs per synthetic input
+    warmup: int
+    seq_lens: tuple[int, ...]
+    batch_sizes: tuple[int, ...]
+
+
+PROFILES = {
+    "full": Profile("full", None, 200, 30, 5, (8, 16, 32, 64, 128, 256, 512), (1, 2, 4, 8, 16, 32)),
+    "smoke": Profile("smoke", 48, 12, 4, 2, (16, 64, 128), (1, 8)),
+}
+
+
+def resolve_profile(explicit: str | None = None) -> Profile:
+    """`explicit`, else $BOOK_PROFILE, else `full`."""
+    name = explicit or os.environ.get(PROFILE_ENV, "").strip() or "full"
+    if name not in PROFILES:
+        raise BookError(f"Unknown profile {name!r}; choose one of {sorted(PROFILES)} (also via {PROFILE_ENV}).")
+    return PROFILES[name]

@@ -1,0 +1,49 @@
+"""Quantizing a model's Linear layers to INT8: PyTorch's dynamic quantization and torchao's."""
+
+from __future__ import annotations
+
+import copy as _copy
+from collections import Counter
+
+import torch
+from torch import nn
+
+
+def quantize_dynamic_int8(model: nn.Module, engine: str | None = None, copy: bool = True) -> nn.Module:
+    """Dynamic INT8 post-training quantization of every nn.Linear (weights now, activations per batch).
+
+    Calls the seed's method, `torch.ao.quantization.quantize_dynamic`, which this torch version
+    marks deprecated (it still works); `engine` picks the kernel library (x86, fbgemm, qnnpack).
+    """
+    if engine is not None:
+        torch.backends.quantized.engine = engine
+    source = _copy.deepcopy(model) if copy else model
+    return torch.ao.quantization.quantize_dynamic(source.eval(), {nn.Linear}, dtype=torch.qint8)
+
+
+def quantize_torchao_int8(model: nn.Module, copy: bool = True) -> nn.Module:
+    """The modern path: torchao's `quantize_` with dynamic INT8 activations and INT8 weights."""
+    from torchao.quantization import Int8DynamicActivationInt8WeightConfig, quantize_
+
+    target = _copy.deepcopy(model) if copy else model
+    quantize_(target.eval(), Int8DynamicActivationInt8WeightConfig())
+    return target
+
+
+def _is_dynamic_quantized_linear(module: nn.Module) -> bool:
+    return isinstance(module, torch.ao.nn.quantized.dynamic.Linear)
+
+
+def quantized_linear_names(model: nn.Module) -> list[str]:
+    """Names of the modules that dynamic quantization replaced by INT8 Linear layers."""
+    return [name for name, m in model.named_modules() if _is_dynamic_quantized_linear(m)]
+
+
+def module_type_counts(model: nn.Module) -> dict[str, int]:
+    """How many leaf modules of each type (qualified name) the model has: what was swapped, what stayed."""
+    counts = Counter(
+        f"{type(m).__module__}.{type(m).__name__}"
+        for m in model.modules()
+        if not list(m.children())
+    )
+    return dict(sorted(counts.items()))

@@ -1,0 +1,63 @@
+"""The seed's pipeline end to end through `python -m helpers compare`."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from conftest import REPO
+from helpers import load_comparison, summary
+
+
+def run_cli(*args, env=None, cwd=None):
+    full_env = {**os.environ, "HF_HUB_OFFLINE": "1", **(env or {})}
+    return subprocess.run([sys.executable, "-m", "helpers", *args], capture_output=True, text=True,
+                          env=full_env, cwd=cwd or REPO, timeout=600)
+
+
+def test_compare_smoke_end_to_end(tmp_path, shared_model, shared_data):
+    out = tmp_path / "results" / "comparison.json"
+    proc = run_cli("compare", "--profile", "smoke", "--out", str(out), "--models-dir", str(tmp_path / "models"),
+                   "--threads", "1", "--no-progress",
+                   env={"BOOK_MODEL": str(shared_model), "BOOK_DATA": str(shared_data)})
+    assert proc.returncode == 0, proc.stderr
+    record = load_comparison(out)
+    assert record["model"] == str(shared_model) and record["profile"] == "smoke"
+    assert record["environment"]["threads"] == 1
+    assert record["eval"] == {"batch_size": 32, "padding": "longest", "max_length": 512, "n_truncated": 0}
+    n = record["n_examples"]
+    assert n == len(record["labels"]) == 48
+    for name in ("fp32", "int8_dynamic"):
+        v = record["variants"][name]
+        assert len(v["predictions"]) == n
+        assert v["accuracy"] == sum(p == y for p, y in zip(v["predictions"], record["labels"])) / n
+        assert {"median", "p90", "batch_size", "seq_len", "repeats"} <= set(v["latency_ms"])
+    assert record["variants"]["int8_dynamic"]["size_bytes"] < record["variants"]["fp32"]["size_bytes"]
+    s = summary(record)
+    assert f"{100 * record['variants']['fp32']['accuracy']:.2f}%" in proc.stdout
+    assert f"{s['size_ratio']:.2f}x smaller" in proc.stdout
+    assert (tmp_path / "models" / "quantized" / "quantization.json").is_file()
+    assert (tmp_path / "models" / "baseline" / "model.safetensors").is_file()
+
+
+def test_missing_model_directory_exits_with_a_message(tmp_path, shared_data):
+    proc = run_cli("compare", "--model", str(tmp_path / "absent"), "--data", str(shared_data),
+                   "--out", str(tmp_path / "c.json"))
+    assert proc.returncode == 2
+    assert "error: Model directory not found" in proc.stderr and "Traceback" not in proc.stderr
+    assert not (tmp_path / "c.json").exists()
+
+
+def test_unreachable_hub_exits_with_override_advice(tmp_path):
+    proc = run_cli("compare", "--out", str(tmp_path / "c.json"), env={"BOOK_MODEL": "", "BOOK_DATA": ""})
+    assert proc.returncode == 2
+    assert "BOOK_DATA" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_unknown_profile_is_refused(tmp_path):
+    proc = run_cli("compare", "--profile", "huge")
+    assert proc.returncode == 2 and "invalid choice" in proc.stderr
+    proc = run_cli("compare", "--out", str(tmp_path / "c.json"), env={"BOOK_PROFILE": "huge"})
+    assert proc.returncode == 2 and "Unknown profile 'huge'" in proc.stderr

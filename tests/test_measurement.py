@@ -1,0 +1,79 @@
+"""Latency, size and environment helpers: behaviour only, never a timing threshold."""
+
+import pytest
+import torch
+from torch import nn
+
+from helpers import (
+    BookError,
+    fixed_threads,
+    latency_at_shape,
+    latency_on_sentences,
+    load_classifier,
+    parameter_breakdown,
+    quantized_copy,
+    state_dict_bytes,
+)
+from helpers.environment import RELEVANT_FLAGS, describe_environment
+from helpers.latency import percentile, synthetic_batch
+
+
+@pytest.fixture(scope="module")
+def tiny(tiny_bert):
+    return load_classifier(str(tiny_bert))
+
+
+def test_percentile_interpolates():
+    assert percentile([4, 1, 3, 2], 50) == 2.5
+    assert percentile([1, 2, 3, 4, 5], 90) == pytest.approx(4.6)
+    with pytest.raises(BookError):
+        percentile([], 50)
+
+
+@pytest.mark.parametrize("seq_len", [2, 17, 64])
+def test_synthetic_batch_has_the_exact_shape(tiny, seq_len):
+    batch = synthetic_batch(tiny, 3, seq_len)
+    assert batch["input_ids"].shape == (3, seq_len) and int(batch["attention_mask"].sum()) == 3 * seq_len
+    assert int(batch["input_ids"][0, 0]) == tiny.tokenizer.cls_token_id
+
+
+def test_synthetic_batch_refuses_lengths_the_model_cannot_take(tiny):
+    with pytest.raises(BookError, match="maximum 64"):
+        synthetic_batch(tiny, 1, 65)
+
+
+def test_latency_records_how_it_was_measured_and_restores_threads(tiny):
+    before = torch.get_num_threads()
+    result = latency_at_shape(tiny, 16, batch_size=2, threads=1, repeats=5, warmup=1)
+    assert torch.get_num_threads() == before
+    assert (result.repeats, result.batch_size, result.seq_len, result.threads) == (5, 2, 16, 1)
+    assert 0 < result.p10 <= result.median <= result.p90 and result.iqr >= 0
+    real = latency_on_sentences(tiny, ["a fine film", "a long and winding road of a movie"], threads=1, warmup=1)
+    assert real.repeats == 2 and real.inputs == "validation sentences" and real.batch_size == 1
+
+
+def test_fixed_threads_refuses_zero():
+    with pytest.raises(BookError):
+        with fixed_threads(0):
+            pass
+
+
+def test_size_counts_every_parameter_once_and_int8_shrinks_only_linear(tiny):
+    fp32 = parameter_breakdown(tiny.model)
+    assert sum(g["params"] for g in fp32.values()) == sum(p.numel() for p in tiny.model.parameters())
+    assert fp32["embeddings"]["params"] == sum(m.weight.numel() for m in tiny.model.modules() if isinstance(m, nn.Embedding))
+    int8_model = quantized_copy(tiny).model
+    int8 = parameter_breakdown(int8_model)
+    assert int8["embeddings"] == fp32["embeddings"] and int8["other"] == fp32["other"]
+    assert int8["linear"]["params"] == fp32["linear"]["params"]
+    n_bias = sum(m.bias.numel() for m in tiny.model.modules() if isinstance(m, nn.Linear))
+    n_weight = fp32["linear"]["params"] - n_bias
+    assert int8["linear"]["bytes"] == n_weight + 4 * n_bias  # 1 byte per weight, FP32 biases
+    assert state_dict_bytes(int8_model) < state_dict_bytes(tiny.model)
+
+
+def test_environment_records_hardware_and_versions():
+    env = describe_environment(threads=3)
+    assert env["threads"] == 3 and env["torch"] == torch.__version__
+    assert env["quantized_engine"] == torch.backends.quantized.engine
+    assert set(env["cpu_flags"]) <= set(RELEVANT_FLAGS) and env["cpu"]

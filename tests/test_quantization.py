@@ -1,0 +1,85 @@
+import pytest
+import torch
+from torch import nn
+
+from helpers import (
+    BookError,
+    evaluate,
+    fixed_subset,
+    load_classifier,
+    load_quantized,
+    load_sst2,
+    module_type_counts,
+    predict,
+    quantize_dynamic_int8,
+    quantized_copy,
+    quantized_linear_names,
+    save_classifier,
+    save_quantized,
+)
+
+
+def _logits(clf, sentences):
+    batch = clf.tokenizer(sentences, padding=True, truncation=True, max_length=clf.max_length, return_tensors="pt")
+    with torch.inference_mode():
+        return clf.model(**batch).logits
+
+
+def test_every_linear_is_swapped_and_embeddings_stay_fp32(tiny_bert):
+    clf = load_classifier(str(tiny_bert))
+    n_linear = sum(isinstance(m, nn.Linear) for m in clf.model.modules())
+    q = quantize_dynamic_int8(clf.model)
+    assert len(quantized_linear_names(q)) == n_linear
+    assert not any(isinstance(m, nn.Linear) and not isinstance(m, torch.ao.nn.quantized.dynamic.Linear)
+                   for m in q.modules())
+    assert q.bert.embeddings.word_embeddings.weight.dtype == torch.float32
+    assert "torch.nn.modules.sparse.Embedding" in module_type_counts(q)
+    assert quantized_linear_names(clf.model) == []  # the original is untouched
+
+
+@pytest.mark.parametrize("fixture", ["tiny_bert", "tiny_distilbert", "shared_model"])
+def test_quantized_round_trip_gives_identical_logits(request, tmp_path, fixture):
+    clf = quantized_copy(load_classifier(str(request.getfixturevalue(fixture))))
+    sentences = ["a gripping, beautifully acted drama", "flat and lifeless", "it is a movie"]
+    save_quantized(clf, tmp_path / "q")
+    back = load_quantized(tmp_path / "q")
+    assert torch.equal(_logits(clf, sentences), _logits(back, sentences))
+    assert quantized_linear_names(back.model) == quantized_linear_names(clf.model)
+    assert back.max_length == clf.max_length
+
+
+def test_loading_the_wrong_kind_of_checkpoint_is_refused(tmp_path, tiny_bert):
+    clf = load_classifier(str(tiny_bert))
+    save_classifier(clf, tmp_path / "fp32")
+    with pytest.raises(BookError, match="not a quantized checkpoint"):
+        load_quantized(tmp_path / "fp32")
+    save_quantized(quantized_copy(clf), tmp_path / "int8")
+    with pytest.raises(BookError, match="holds a quantized model"):
+        load_classifier(str(tmp_path / "int8"))
+    with pytest.raises(BookError, match="no dynamically quantized Linear"):
+        save_quantized(clf, tmp_path / "nope")
+
+
+def test_int8_agrees_with_fp32_on_real_sentences(shared_model, shared_data):
+    fp32 = load_classifier(str(shared_model))
+    int8 = quantized_copy(fp32)
+    data = fixed_subset(load_sst2(str(shared_data)), 64)
+    a, b = evaluate(fp32, data, progress=False), evaluate(int8, data, progress=False)
+    agreement = sum(x == y for x, y in zip(a.predictions, b.predictions)) / len(data)
+    assert agreement >= 0.85
+    assert abs(a.accuracy - b.accuracy) <= 0.1
+
+
+def test_torchao_int8_runs_and_stays_close(tiny_bert):
+    from helpers import quantize_torchao_int8
+
+    clf = load_classifier(str(tiny_bert))
+    q = quantize_torchao_int8(clf.model)
+    sentences = ["a gripping drama", "flat and lifeless"]
+    batch = clf.tokenizer(sentences, padding=True, return_tensors="pt")
+    with torch.inference_mode():
+        ref, out = clf.model(**batch).logits, q(**batch).logits
+    assert out.shape == ref.shape
+    assert torch.allclose(out, ref, atol=0.05 + 0.05 * ref.abs().max())
+    assert "Int8" in type(q.bert.encoder.layer[0].attention.self.query.weight).__name__
+    assert clf.model.bert.encoder.layer[0].attention.self.query.weight.dtype == torch.float32  # copy, not in place
