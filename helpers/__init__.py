@@ -1,5 +1,6 @@
 """Shared, tested helpers for the BERT Compression Book: every chapter imports from here."""
 
+from .chapter import Chapter, comparison_for, setup_chapter
 from .data import SentimentData, fixed_subset, load_sst2
 from .errors import BookError
 from .evaluation import Evaluation, Predictions, disagreements, evaluate, predict

@@ -1,0 +1,77 @@
+"""What every chapter does first: resolve its parameters, fix seeds and threads, quiet the noise."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from .environment import default_threads
+from .profiles import Profile, resolve_profile
+from .quiet import quiet_third_party_output
+from .sources import resolve_data, resolve_model
+
+
+@dataclass(frozen=True)
+class Chapter:
+    """A chapter's resolved parameters."""
+
+    model: str
+    data: str
+    profile: Profile
+    seed: int
+    output_dir: Path
+    threads: int
+
+    @property
+    def comparison_path(self) -> Path:
+        return self.output_dir / "comparison.json"
+
+    @property
+    def models_dir(self) -> Path:
+        return self.output_dir.parent / "models"
+
+    def describe(self) -> str:
+        return (
+            f"model: {self.model}\ndata: {self.data}\nprofile: {self.profile.name}   seed: {self.seed}   "
+            f"threads: {self.threads}\nresults: {self.output_dir}"
+        )
+
+
+def setup_chapter(model=None, data=None, profile=None, seed: int = 0, output_dir="../results",
+                  threads: int | None = None) -> Chapter:
+    """Resolve a chapter's `parameters` cell (None → environment → default) and prepare the run."""
+    from .plotting import use_book_style
+
+    quiet_third_party_output()
+    use_book_style()
+    torch.manual_seed(seed)
+    output_dir = Path(output_dir).expanduser().resolve()
+    output_dir.mkdir(parents=True, exist_ok=True)
+    return Chapter(
+        model=str(resolve_model(model)),
+        data=str(resolve_data(data)),
+        profile=resolve_profile(profile),
+        seed=seed,
+        output_dir=output_dir,
+        threads=threads or default_threads(),
+    )
+
+
+def comparison_for(chapter: Chapter, progress: bool = True) -> dict:
+    """This build's comparison record: reuse `comparison.json` if it matches the chapter, else measure."""
+    from .pipeline import run_comparison
+    from .report import load_comparison
+
+    path = chapter.comparison_path
+    if path.is_file():
+        record = load_comparison(path)
+        wanted = {"model": chapter.model, "data": chapter.data, "profile": chapter.profile.name,
+                  "seed": chapter.seed}
+        if all(record.get(k) == v for k, v in wanted.items()) and record["environment"]["threads"] == chapter.threads:
+            return record
+    return run_comparison(
+        model=chapter.model, data=chapter.data, profile=chapter.profile.name, out=path,
+        models_dir=chapter.models_dir, threads=chapter.threads, seed=chapter.seed, progress=progress,
+    )

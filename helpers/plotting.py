@@ -1,0 +1,131 @@
+"""The book's figures: one style, one colour per variant, one function per kind of chart."""
+
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+import torch
+
+from .numerics import QuantParams
+from .size import MIB
+
+COLORS = {"fp32": "#3b6ea5", "int8_dynamic": "#d9742b", "int8_torchao": "#5a9b52"}
+LABELS = {"fp32": "FP32", "int8_dynamic": "INT8 dynamic (torch.ao)", "int8_torchao": "INT8 (torchao, eager)"}
+
+
+def use_book_style() -> None:
+    """A quiet, readable matplotlib style shared by every chapter."""
+    plt.rcParams.update({
+        "figure.dpi": 110, "savefig.dpi": 150, "figure.figsize": (7.5, 4.0), "font.size": 10.5,
+        "axes.spines.top": False, "axes.spines.right": False, "axes.grid": True, "grid.alpha": 0.3,
+        "axes.titleweight": "bold", "axes.titlesize": 11.5, "legend.frameon": False,
+    })
+
+
+def label(variant: str) -> str:
+    return LABELS.get(variant, variant)
+
+
+def plot_quantization_grid(x: torch.Tensor, qp: QuantParams, title: str = ""):
+    """Left: the values of a tensor and the range the integer grid covers. Right: x → x̂ staircase."""
+    values = x.detach().flatten().float()
+    scale, zp = float(qp.scale), int(qp.zero_point)
+    lo, hi = scale * (qp.qmin - zp), scale * (qp.qmax - zp)
+    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3.8))
+    left.hist(values.numpy(), bins=120, color=COLORS["fp32"], alpha=0.85)
+    for edge in (lo, hi):
+        left.axvline(edge, color=COLORS["int8_dynamic"], ls="--", lw=1.2)
+    left.set(title=title or "Weights and the INT8 range", xlabel="weight value", ylabel="count", yscale="log")
+    left.axvline(0, color="black", lw=0.6)
+    span = 12 * scale  # a dozen grid steps around zero, so the steps are visible
+    xs = torch.linspace(-span / 2, span / 2, 600)
+    q = torch.clamp(torch.round(xs / scale) + zp, qp.qmin, qp.qmax)
+    right.plot(xs, xs, color="grey", lw=0.8, label="x (FP32)")
+    right.step(xs, (q - zp) * scale, where="mid", color=COLORS["int8_dynamic"], label="x̂ = s·(q − z)")
+    right.set(title=f"Zoom near 0: steps of s = {scale:.2e}", xlabel="x", ylabel="x̂")
+    right.legend()
+    fig.tight_layout()
+    return fig
+
+
+def plot_error_histogram(errors: dict[str, torch.Tensor], scale: float | None = None):
+    """Histograms of x − x̂ for several quantization schemes, with ±s/2 marked."""
+    fig, ax = plt.subplots(figsize=(7.5, 3.6))
+    for name, err in errors.items():
+        ax.hist(err.flatten().numpy(), bins=150, histtype="step", lw=1.5, label=name)
+    if scale:
+        for edge in (-scale / 2, scale / 2):
+            ax.axvline(edge, color="black", ls=":", lw=1)
+    ax.set(title="Rounding error x − x̂", xlabel="error", ylabel="count", yscale="log")
+    ax.legend()
+    fig.tight_layout()
+    return fig
+
+
+def plot_parameter_breakdown(breakdowns: dict[str, dict]):
+    """Stacked bars of MiB per group (embeddings, Linear, other) for each variant."""
+    fig, ax = plt.subplots(figsize=(7.5, 2.6))
+    groups = [("embeddings", "#8c8c8c"), ("linear", "#d9742b"), ("other", "#3b6ea5")]
+    names = list(breakdowns)
+    for row, name in enumerate(names):
+        left = 0.0
+        for group, color in groups:
+            mib = breakdowns[name][group]["bytes"] / MIB
+            ax.barh(row, mib, left=left, color=color, label=group if row == 0 else None)
+            if mib > 3:
+                ax.text(left + mib / 2, row, f"{mib:.1f}", ha="center", va="center", color="white", fontsize=9)
+            left += mib
+    ax.set_yticks(range(len(names)), [label(n) for n in names])
+    ax.invert_yaxis()
+    ax.set(xlabel="MiB of parameters", title="Where the bytes live")
+    ax.legend(loc="lower right", ncols=3)
+    fig.tight_layout()
+    return fig
+
+
+def plot_latency_vs_seq_len(record: dict):
+    """Median latency (p10–p90 band) against sequence length, batch 1, for each variant."""
+    fig, (ax, ratio) = plt.subplots(1, 2, figsize=(10, 3.8))
+    medians = {}
+    for name, variant in record["variants"].items():
+        rows = variant["latency_by_seq_len"]
+        lens = [r["seq_len"] for r in rows]
+        medians[name] = [r["median"] for r in rows]
+        ax.plot(lens, medians[name], "o-", color=COLORS.get(name), label=label(name))
+        ax.fill_between(lens, [r["p10"] for r in rows], [r["p90"] for r in rows], color=COLORS.get(name), alpha=0.2)
+    ax.set(xscale="log", yscale="log", xlabel="sequence length (tokens)", ylabel="latency (ms)",
+           title="Latency at batch 1")
+    ax.legend()
+    ratio.plot(lens, [a / b for a, b in zip(medians["fp32"], medians["int8_dynamic"])], "o-", color="black")
+    ratio.axhline(1, color="grey", lw=0.8)
+    ratio.set(xscale="log", xlabel="sequence length (tokens)", ylabel="FP32 / INT8 median", title="Speedup")
+    fig.tight_layout()
+    return fig
+
+
+def bubble_chart(rows: list[dict]):
+    """Accuracy against latency; bubble area ∝ size (NLP with Transformers, ch. 8). rows: name, latency_ms, accuracy, size_bytes."""
+    fig, ax = plt.subplots(figsize=(7.5, 4.2))
+    for row in rows:
+        mib = row["size_bytes"] / MIB
+        ax.scatter(row["latency_ms"], 100 * row["accuracy"], s=12 * mib, alpha=0.55, color=COLORS.get(row["name"]),
+                   edgecolor="black", label=f"{label(row['name'])} ({mib:.0f} MiB)")
+    ax.set(xlabel="median latency, batch 1 (ms)", ylabel="accuracy (%)", title="Accuracy, latency and size")
+    ax.margins(0.35)
+    legend = ax.legend(loc="best", labelspacing=1.6, borderpad=1.0)
+    for handle in legend.legend_handles:
+        handle.set_sizes([60])
+    fig.tight_layout()
+    return fig
+
+
+def plot_series(series: dict[str, tuple[list, list]], xlabel: str, ylabel: str, title: str, logx: bool = False):
+    """A line per variant: series maps variant → (x values, y values)."""
+    fig, ax = plt.subplots(figsize=(7.5, 3.8))
+    for name, (xs, ys) in series.items():
+        ax.plot(xs, ys, "o-", color=COLORS.get(name), label=label(name))
+    ax.set(xlabel=xlabel, ylabel=ylabel, title=title)
+    if logx:
+        ax.set_xscale("log", base=2)
+    ax.legend()
+    fig.tight_layout()
+    return fig
