@@ -21,12 +21,15 @@ install: $(VENV)/.installed
 compare: install
 	$(PY) -m helpers compare --profile $(BOOK_PROFILE)
 
-## book: the main job (until the chapters exist, the comparison pipeline)
-book: compare
+## book: execute every chapter with papermill (BOOK_PROFILE, default full), render _build/html
+book: install
+	$(PY) -m helpers build-book --profile $(BOOK_PROFILE)
 
-## test: unit and CLI tests (offline)
+## test: unit and CLI tests, a smoke build of the book, then the book in headless Chromium
 test: install
-	HF_HUB_OFFLINE=1 $(PY) -m pytest -q
+	HF_HUB_OFFLINE=1 $(PY) -m pytest -q -m "not browser"
+	HF_HUB_OFFLINE=1 $(PY) -m helpers build-book --profile smoke
+	BOOK_REQUIRE_HTML=1 $(PY) -m pytest -q -m browser
 
 clean:
 	rm -rf _build results models

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-import warnings
 
 from .errors import BookError
 
@@ -23,6 +22,11 @@ def _parser() -> argparse.ArgumentParser:
     compare.add_argument("--padding", choices=("longest", "max_length"), default="longest", help="padding for accuracy batches")
     compare.add_argument("--seed", type=int, default=0, help="seed of the fixed subsets")
     compare.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    book = commands.add_parser("build-book", help="execute every chapter with papermill, then build the HTML book")
+    book.add_argument("--model", help="as for compare")
+    book.add_argument("--data", help="as for compare")
+    book.add_argument("--profile", choices=("smoke", "full"), help="as for compare")
+    book.add_argument("--seed", type=int, default=0, help="seed of the fixed subsets")
     return parser
 
 
@@ -34,6 +38,11 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "compare":
             return _compare(args)
+        if args.command == "build-book":
+            from .book_build import build_book
+
+            build_book(model=args.model, data=args.data, profile=args.profile, seed=args.seed)
+            return 0
     except BookError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
@@ -42,13 +51,10 @@ def main(argv: list[str] | None = None) -> int:
 
 def _compare(args) -> int:
     from .pipeline import run_comparison
+    from .quantization import known_quantization_warnings_silenced
     from .report import comparison_table
 
-    with warnings.catch_warnings():
-        # torch.ao.quantization's deprecation notices; chapter 4 shows and explains them.
-        warnings.filterwarnings("ignore", message=r".*torch\.ao\.quantization is deprecated", category=DeprecationWarning)
-        warnings.filterwarnings("ignore", message=r".*quantized tensor creation functions", category=UserWarning)
-        warnings.filterwarnings("ignore", message=r"TypedStorage is deprecated", category=UserWarning)
+    with known_quantization_warnings_silenced():
         record = run_comparison(
             model=args.model, data=args.data, profile=args.profile, out=args.out, models_dir=args.models_dir,
             threads=args.threads, batch_size=args.batch_size, padding=args.padding, seed=args.seed,

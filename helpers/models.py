@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -151,7 +150,7 @@ def load_quantized(directory: str | Path) -> Classifier:
     """Load what save_quantized wrote: rebuild the model, quantize it the same way, load the weights."""
     from transformers import AutoConfig, AutoModelForSequenceClassification, AutoTokenizer
 
-    from .quantization import quantize_dynamic_int8
+    from .quantization import known_quantization_warnings_silenced, quantize_dynamic_int8
 
     directory = Path(directory)
     meta_path = directory / QUANTIZED_META
@@ -161,9 +160,7 @@ def load_quantized(directory: str | Path) -> Classifier:
     config = AutoConfig.from_pretrained(directory, local_files_only=True)
     check_binary(config, str(directory))
     skeleton = AutoModelForSequenceClassification.from_config(config).eval()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DeprecationWarning)
-        warnings.simplefilter("ignore", UserWarning)
+    with known_quantization_warnings_silenced():
         model = quantize_dynamic_int8(skeleton, engine=meta["quantized_engine"], copy=False)
         state = torch.load(directory / QUANTIZED_WEIGHTS, map_location="cpu", weights_only=True)
     model.load_state_dict(state, strict=True)

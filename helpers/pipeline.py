@@ -11,14 +11,16 @@ from .evaluation import evaluate
 from .latency import fixed_threads, latency_at_shape, latency_on_sentences
 from .models import Classifier, load_classifier, save_classifier, save_quantized
 from .profiles import resolve_profile
-from .quantization import quantize_dynamic_int8
+from .quantization import known_quantization_warnings_silenced, quantize_dynamic_int8
 from .report import SCHEMA_VERSION, write_json
 from .size import parameter_breakdown, state_dict_bytes
 
 
 def quantized_copy(clf: Classifier) -> Classifier:
     """The same classifier with its Linear layers dynamically quantized to INT8 (the original is untouched)."""
-    return Classifier(quantize_dynamic_int8(clf.model), clf.tokenizer, clf.source, clf.max_length)
+    with known_quantization_warnings_silenced():
+        model = quantize_dynamic_int8(clf.model)
+    return Classifier(model, clf.tokenizer, clf.source, clf.max_length)
 
 
 def measure_variant(clf: Classifier, data, profile, threads: int, batch_size: int, padding: str,
@@ -65,7 +67,8 @@ def run_comparison(
     int8 = quantized_copy(fp32)
     models_dir = Path(models_dir)
     save_classifier(fp32, models_dir / "baseline")
-    save_quantized(int8, models_dir / "quantized")
+    with known_quantization_warnings_silenced():
+        save_quantized(int8, models_dir / "quantized")
 
     variants, evaluation = {}, None
     for name, clf in (("fp32", fp32), ("int8_dynamic", int8)):

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import copy as _copy
+import warnings
 from collections import Counter
+from contextlib import contextmanager
 
 import torch
 from torch import nn
@@ -47,3 +49,20 @@ def module_type_counts(model: nn.Module) -> dict[str, int]:
         if not list(m.children())
     )
     return dict(sorted(counts.items()))
+
+
+# What this torch version says when torch.ao.quantization is used (chapter 3 shows and explains it).
+KNOWN_WARNINGS = (
+    (r".*torch\.ao\.quantization is deprecated", DeprecationWarning),
+    (r".*quantized tensor creation functions", UserWarning),
+    (r"TypedStorage is deprecated", UserWarning),
+)
+
+
+@contextmanager
+def known_quantization_warnings_silenced():
+    """Hide the deprecation notices of torch.ao.quantization (and only those) inside the block."""
+    with warnings.catch_warnings():
+        for message, category in KNOWN_WARNINGS:
+            warnings.filterwarnings("ignore", message=message, category=category)
+        yield

@@ -10,7 +10,7 @@ def quiet_third_party_output() -> None:
 
     torchao tries to load CUDA-only extensions (mxfp8, cutlass) at import and logs a warning for
     each on a CPU-only machine; torch logs a deprecation notice for two torchao enums. Neither
-    affects CPU results. Deprecation warnings of torch.ao.quantization are left alone: chapter 4
+    affects CPU results. Deprecation warnings of torch.ao.quantization are left alone: chapter 3
     explains them.
     """
     import transformers

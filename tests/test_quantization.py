@@ -83,3 +83,17 @@ def test_torchao_int8_runs_and_stays_close(tiny_bert):
     assert torch.allclose(out, ref, atol=0.05 + 0.05 * ref.abs().max())
     assert "Int8" in type(q.bert.encoder.layer[0].attention.self.query.weight).__name__
     assert clf.model.bert.encoder.layer[0].attention.self.query.weight.dtype == torch.float32  # copy, not in place
+
+
+def test_weight_grid_is_the_per_tensor_symmetric_one_of_chapter_one(tiny_bert):
+    from helpers.numerics import choose_qparams, quantize
+
+    clf = load_classifier(str(tiny_bert))
+    q = quantized_copy(clf).model
+    for name in quantized_linear_names(q)[:3]:
+        fp32_weight = clf.model.get_submodule(name).weight.detach()
+        qweight = q.get_submodule(name).weight()
+        ours = choose_qparams(fp32_weight, bits=8, symmetric=True)
+        assert qweight.q_zero_point() == 0  # symmetric observer: the grid is centred on 0
+        assert qweight.q_scale() == pytest.approx(float(ours.scale), rel=1e-6)
+        assert (quantize(fp32_weight, ours) - qweight.int_repr().long()).abs().max() <= 1

@@ -1,0 +1,130 @@
+"""Rebuild the book: papermill executes every chapter into a build tree, then Jupyter Book renders it."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import nbformat
+import yaml
+
+from .errors import BookError
+
+REPO = Path(__file__).resolve().parents[1]
+ASSETS = Path("book") / "assets"
+
+
+def toc_files(repo: Path = REPO) -> list[str]:
+    """Every document named in `_toc.yml`, in reading order (without suffix)."""
+    toc = yaml.safe_load((repo / "_toc.yml").read_text())
+    found = [toc["root"]]
+
+    def walk(node):
+        if isinstance(node, dict):
+            if "file" in node:
+                found.append(node["file"])
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for item in node:
+                walk(item)
+
+    walk(toc.get("parts", toc.get("chapters", [])))
+    return found
+
+
+def chapter_notebooks(repo: Path = REPO) -> list[Path]:
+    """The executable chapters named in the table of contents."""
+    paths = [repo / f"{name}.ipynb" for name in toc_files(repo) if (repo / f"{name}.ipynb").is_file()]
+    if not paths:
+        raise BookError(f"No chapter notebooks found from {repo / '_toc.yml'}.")
+    return paths
+
+
+def hide_injected_parameters(path: Path) -> None:
+    """Tag papermill's injected-parameters cell `remove-cell`, so the HTML does not show it."""
+    nb = nbformat.read(path, as_version=4)
+    for cell in nb.cells:
+        tags = cell.metadata.get("tags", [])
+        if "injected-parameters" in tags and "remove-cell" not in tags:
+            cell.metadata["tags"] = tags + ["remove-cell"]
+    nbformat.write(nb, path)
+
+
+def execute_chapters(tree: Path, parameters: dict, repo: Path = REPO, log=print) -> dict[str, float]:
+    """Run each chapter with papermill (cwd = chapters/) into `tree`; a failing cell fails the build."""
+    import papermill
+
+    seconds = {}
+    os.environ["TQDM_DISABLE"] = "1"  # no progress-bar widgets in the published pages
+    for source in chapter_notebooks(repo):
+        target = tree / source.relative_to(repo)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        start = time.perf_counter()
+        log(f"executing {source.relative_to(repo)} …")
+        papermill.execute_notebook(
+            str(source), str(target), parameters=parameters, cwd=str(source.parent),
+            kernel_name="python3", progress_bar=False,
+        )
+        hide_injected_parameters(target)
+        seconds[source.stem] = time.perf_counter() - start
+        log(f"  done in {seconds[source.stem]:.1f} s")
+    return seconds
+
+
+def stage_sources(tree: Path, repo: Path = REPO) -> None:
+    """Copy the configuration and the prose pages into the build tree."""
+    for name in ("_config.yml", "_toc.yml"):
+        shutil.copy2(repo / name, tree / name)
+    shutil.copytree(repo / "book", tree / "book", dirs_exist_ok=True, ignore=shutil.ignore_patterns("assets"))
+
+
+def install_static_assets(static: Path, repo: Path = REPO) -> None:
+    """Copy the widget manager and MathJax (installed from the npm registry) into `static` (served as _static/)."""
+    assets = repo / ASSETS
+    modules = assets / "node_modules"
+    if not (modules / "mathjax").is_dir() or not (modules / "@jupyter-widgets" / "html-manager").is_dir():
+        npm = shutil.which("npm")
+        if npm is None:
+            raise BookError("npm is needed once to fetch MathJax and the widget manager (book/assets/package.json).")
+        subprocess.run([npm, "ci", "--no-audit", "--no-fund", "--ignore-scripts"], cwd=assets, check=True)
+    shutil.copytree(modules / "mathjax" / "es5", static / "mathjax", dirs_exist_ok=True)
+    shutil.copytree(modules / "@jupyter-widgets" / "html-manager" / "dist", static / "widgets", dirs_exist_ok=True,
+                    ignore=shutil.ignore_patterns("*.map", "libembed-amd.js", "embed-amd.js"))
+
+
+def render_html(tree: Path, repo: Path = REPO) -> Path:
+    """`jupyter-book build` with execution off and warnings as errors; HTML lands in `repo/_build/html`."""
+    jupyter_book = Path(sys.executable).with_name("jupyter-book")
+    command = [str(jupyter_book), "build", str(tree), "--path-output", str(repo), "-W", "-n", "--keep-going"]
+    subprocess.run(command, check=True)
+    return repo / "_build" / "html"
+
+
+def build_book(model=None, data=None, profile=None, seed: int = 0, repo: Path = REPO, log=print) -> Path:
+    """Execute all chapters with fresh measurements, then render the HTML book; returns its folder."""
+    from .profiles import resolve_profile
+    from .sources import resolve_data, resolve_model
+
+    profile_name = resolve_profile(profile).name
+    tree = repo / "_build" / "tree"
+    shutil.rmtree(tree, ignore_errors=True)
+    shutil.rmtree(repo / "_build" / "html", ignore_errors=True)
+    tree.mkdir(parents=True)
+    results = repo / "results"
+    (results / "comparison.json").unlink(missing_ok=True)  # measure afresh in every build
+    # Resolve here (argument → environment → default) so relative paths do not depend on the chapters' cwd.
+    parameters = {"model": str(resolve_model(model)), "data": str(resolve_data(data)), "profile": profile_name,
+                  "seed": seed, "output_dir": str(results)}
+    start = time.perf_counter()
+    timings = execute_chapters(tree, parameters, repo, log)
+    stage_sources(tree, repo)
+    install_static_assets(tree / "_vendor", repo)
+    html = render_html(tree, repo)
+    log(f"executed {len(timings)} chapters in {sum(timings.values()):.0f} s; "
+        f"book built in {time.perf_counter() - start:.0f} s → {html}")
+    return html

@@ -1,0 +1,120 @@
+"""The built HTML book, opened in real headless Chromium: every page renders, nothing is broken.
+
+Runs when `_build/html` exists (after `make book`); `make test` builds it first and sets
+BOOK_REQUIRE_HTML=1 so that a missing book fails instead of skipping.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+from urllib.parse import unquote, urlparse
+
+import pytest
+
+from conftest import REPO
+from helpers.book_build import toc_files
+
+pytestmark = pytest.mark.browser
+HTML = REPO / "_build" / "html"
+SHOTS = REPO / "_build" / "screenshots"
+# Console errors raised by the Sphinx theme itself, not by the book: sphinx-thebe's inline script is
+# included twice by sphinx-book-theme, and pydata-sphinx-theme finds no stored theme under file://.
+THEME_NOISE = ("Identifier 'THEBE_JS_URL' has already been declared", "Got invalid theme mode")
+CHROMIUM = os.environ.get("CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+def _require_book():
+    if not (HTML / "index.html").is_file():
+        if os.environ.get("BOOK_REQUIRE_HTML") == "1":
+            pytest.fail(f"no built book at {HTML}: run `make book` first")
+        pytest.skip("no built book (run `make book`)")
+    if CHROMIUM is None:
+        pytest.fail("headless Chromium not found (install Debian's `chromium`, or set CHROMIUM)")
+
+
+@pytest.fixture(scope="module")
+def browser():
+    _require_book()
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        instance = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=[
+            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+            "--disable-sync", "--no-first-run", "--disable-quic"])
+        yield instance
+        instance.close()
+
+
+PAGES = toc_files(REPO)
+
+
+@pytest.mark.parametrize("doc", PAGES)
+def test_page_renders_completely(browser, doc):
+    page_file = HTML / f"{doc}.html"
+    assert page_file.is_file(), f"{doc} was not built"
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    errors, outside = [], []
+
+    def record(text: str) -> None:
+        if not any(noise in text for noise in THEME_NOISE):
+            errors.append(text)
+
+    page.on("pageerror", lambda exc: record(str(exc)))
+    page.on("console", lambda msg: record(msg.text) if msg.type == "error" else None)
+    page.on("request", lambda req: outside.append(req.url) if not req.url.startswith(("file:", "data:", "blob:")) else None)
+    page.goto(page_file.as_uri(), wait_until="load")
+    page.wait_for_timeout(1500)  # MathJax and the widget manager render after load
+
+    body = page.inner_text("main")
+    assert "Traceback" not in body and "Error" not in page.eval_on_selector_all(
+        "div.output.error, div.output.traceback", "els => els.map(e => e.innerText).join()")
+    assert page.locator("div.output.stderr").count() == 0, "a cell wrote to stderr"
+    broken = page.eval_on_selector_all("main img", "imgs => imgs.filter(i => !(i.complete && i.naturalWidth > 0)).map(i => i.src)")
+    assert broken == [], f"images that did not load: {broken}"
+    assert not errors, f"JavaScript errors: {errors}"
+    assert not outside, f"the page asked the network for {outside[:3]}"
+    for href in page.eval_on_selector_all("main a[href]", "as => as.map(a => a.getAttribute('href'))"):
+        url = urlparse(href)
+        if url.scheme or url.netloc or not url.path:
+            continue
+        target = (page_file.parent / unquote(url.path)).resolve()
+        assert target.is_file(), f"broken internal link {href} on {doc}"
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / f"{doc.replace('/', '_')}.png"), full_page=True)
+
+    if doc.startswith("chapters/"):
+        assert page.locator("main img").count() >= 1, "a chapter without figures"
+        assert page.locator("main .cell_input").count() >= 3
+        assert "injected-parameters" not in page.content()
+    if page.locator("main .math").count():
+        assert page.locator("main mjx-container").count() >= 1, "equations were not typeset by MathJax"
+    page.close()
+
+
+def test_playground_shows_saved_widgets(browser):
+    page = browser.new_page()
+    page.goto((HTML / "chapters" / "05_playground.html").as_uri(), wait_until="load")
+    page.wait_for_timeout(2000)
+    assert page.locator(".widget-slider, .widget-hslider").count() >= 1, "the bit-width slider did not render"
+    assert page.locator("textarea").count() >= 1, "the sentence box did not render"
+    assert page.locator(".jupyter-widgets img, .widget-output img").count() >= 1, "the saved figure did not render"
+    assert "live only in Jupyter" in page.inner_text("main")
+    page.close()
+
+
+def test_glued_numbers_match_the_comparison_record(browser):
+    record = json.loads((REPO / "results" / "comparison.json").read_text())
+    fp32, int8 = record["variants"]["fp32"], record["variants"]["int8_dynamic"]
+    expected = [f"{100 * fp32['accuracy']:.2f}%", f"{100 * int8['accuracy']:.2f}%",
+                f"{fp32['latency_ms']['median']:.2f}", f"{int8['latency_ms']['median']:.2f}",
+                f"{fp32['size_bytes'] / 2**20:.1f}", f"{int8['size_bytes'] / 2**20:.1f}"]
+    for doc in ("book/intro", "chapters/04_benchmark"):
+        page = browser.new_page()
+        page.goto((HTML / f"{doc}.html").as_uri(), wait_until="load")
+        text = page.inner_text("main")
+        missing = [e for e in expected if e not in text]
+        assert not missing, f"{doc} does not show {missing} from results/comparison.json"
+        page.close()
