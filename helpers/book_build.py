@@ -66,10 +66,16 @@ def execute_chapters(tree: Path, parameters: dict, repo: Path = REPO, log=print)
         target.parent.mkdir(parents=True, exist_ok=True)
         start = time.perf_counter()
         log(f"executing {source.relative_to(repo)} …")
-        papermill.execute_notebook(
-            str(source), str(target), parameters=parameters, cwd=str(source.parent),
-            kernel_name="python3", progress_bar=False,
-        )
+        try:
+            papermill.execute_notebook(
+                str(source), str(target), parameters=parameters, cwd=str(source.parent),
+                kernel_name="python3", progress_bar=False,
+            )
+        except papermill.PapermillExecutionError as err:
+            raise BookError(
+                f"{source.relative_to(repo)} failed in cell {err.exec_count}: {err.ename}: {err.evalue}\n"
+                f"The executed notebook, with the full traceback, is {target}."
+            ) from None
         hide_injected_parameters(target)
         seconds[source.stem] = time.perf_counter() - start
         log(f"  done in {seconds[source.stem]:.1f} s")
@@ -107,19 +113,25 @@ def render_html(tree: Path, repo: Path = REPO) -> Path:
 
 def build_book(model=None, data=None, profile=None, seed: int = 0, repo: Path = REPO, log=print) -> Path:
     """Execute all chapters with fresh measurements, then render the HTML book; returns its folder."""
+    from .data import load_sst2
+    from .models import load_classifier
     from .profiles import resolve_profile
     from .sources import resolve_data, resolve_model
 
-    profile_name = resolve_profile(profile).name
-    tree = repo / "_build" / "tree"
-    shutil.rmtree(tree, ignore_errors=True)
-    shutil.rmtree(repo / "_build" / "html", ignore_errors=True)
-    tree.mkdir(parents=True)
+    # Resolve here (argument → environment → default) so relative paths do not depend on the chapters' cwd,
+    # and load both once so that an unreachable hub or a bad directory stops the build before anything
+    # is deleted or any chapter runs.
     results = repo / "results"
+    parameters = {"model": str(resolve_model(model)), "data": str(resolve_data(data)),
+                  "profile": resolve_profile(profile).name, "seed": seed, "output_dir": str(results)}
+    load_sst2(parameters["data"])
+    load_classifier(parameters["model"])
+
+    tree = repo / "_build" / "tree"
+    for stale in (tree, repo / "_build" / "html"):
+        shutil.rmtree(stale, ignore_errors=True)
+    tree.mkdir(parents=True)
     (results / "comparison.json").unlink(missing_ok=True)  # measure afresh in every build
-    # Resolve here (argument → environment → default) so relative paths do not depend on the chapters' cwd.
-    parameters = {"model": str(resolve_model(model)), "data": str(resolve_data(data)), "profile": profile_name,
-                  "seed": seed, "output_dir": str(results)}
     start = time.perf_counter()
     timings = execute_chapters(tree, parameters, repo, log)
     stage_sources(tree, repo)

@@ -8,7 +8,8 @@ from pathlib import Path
 import torch
 
 from .environment import default_threads
-from .profiles import Profile, resolve_profile
+from .data import SentimentData, load_sst2
+from .profiles import Profile, latency_sentences, profile_examples, resolve_profile
 from .quiet import quiet_third_party_output
 from .sources import resolve_data, resolve_model
 
@@ -31,6 +32,14 @@ class Chapter:
     @property
     def models_dir(self) -> Path:
         return self.output_dir.parent / "models"
+
+    def examples(self) -> SentimentData:
+        """The validation sentences this chapter's profile measures (all 872 for `full`)."""
+        return profile_examples(load_sst2(self.data, "validation"), self.profile, self.seed)
+
+    def latency_sentences(self) -> list[str]:
+        """The real sentences the benchmark times one by one at batch 1."""
+        return latency_sentences(self.examples(), self.profile, self.seed)
 
     def describe(self) -> str:
         return (

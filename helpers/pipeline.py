@@ -5,12 +5,12 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from pathlib import Path
 
-from .data import fixed_subset, load_sst2
+from .data import load_sst2
 from .environment import default_threads, describe_environment
-from .evaluation import evaluate
+from .evaluation import Evaluation, evaluate
 from .latency import fixed_threads, latency_at_shape, latency_on_sentences
 from .models import Classifier, load_classifier, save_classifier, save_quantized
-from .profiles import resolve_profile
+from .profiles import latency_sentences, profile_examples, resolve_profile
 from .quantization import known_quantization_warnings_silenced, quantize_dynamic_int8
 from .report import SCHEMA_VERSION, write_json
 from .size import parameter_breakdown, state_dict_bytes
@@ -24,7 +24,7 @@ def quantized_copy(clf: Classifier) -> Classifier:
 
 
 def measure_variant(clf: Classifier, data, profile, threads: int, batch_size: int, padding: str,
-                    latency_sentences: list[str], progress: bool = True) -> dict:
+                    timed_sentences: list[str], progress: bool = True) -> tuple[dict, Evaluation]:
     """Accuracy, predictions, size and latency of one model variant."""
     with fixed_threads(threads):
         result = evaluate(clf, data, batch_size, padding, progress)
@@ -39,7 +39,7 @@ def measure_variant(clf: Classifier, data, profile, threads: int, batch_size: in
         "eval_seconds": round(result.seconds, 3),
         "size_bytes": state_dict_bytes(clf.model),
         "parameters": parameter_breakdown(clf.model),
-        "latency_ms": latency_on_sentences(clf, latency_sentences, threads, profile.warmup).to_dict(),
+        "latency_ms": latency_on_sentences(clf, timed_sentences, threads, profile.warmup).to_dict(),
         "latency_by_seq_len": by_len,
     }, result
 
@@ -60,8 +60,8 @@ def run_comparison(
     prof = resolve_profile(profile)
     threads = threads or default_threads()
     split = load_sst2(data, "validation")
-    examples = fixed_subset(split, prof.n_examples, seed)
-    latency_sentences = fixed_subset(examples, prof.latency_sentences, seed + 1).sentences
+    examples = profile_examples(split, prof, seed)
+    timed = latency_sentences(examples, prof, seed)
 
     fp32 = load_classifier(model)
     int8 = quantized_copy(fp32)
@@ -73,7 +73,7 @@ def run_comparison(
     variants, evaluation = {}, None
     for name, clf in (("fp32", fp32), ("int8_dynamic", int8)):
         variants[name], evaluation = measure_variant(
-            clf, examples, prof, threads, batch_size, padding, latency_sentences, progress
+            clf, examples, prof, threads, batch_size, padding, timed, progress
         )
     variants["fp32"]["checkpoint_bytes"] = (models_dir / "baseline" / "model.safetensors").stat().st_size
     variants["int8_dynamic"]["checkpoint_bytes"] = (models_dir / "quantized" / "quantized_state_dict.pt").stat().st_size

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import matplotlib.pyplot as plt
+from matplotlib.ticker import NullLocator, ScalarFormatter
 import torch
 
 from .numerics import QuantParams
@@ -92,12 +93,17 @@ def plot_latency_vs_seq_len(record: dict):
         medians[name] = [r["median"] for r in rows]
         ax.plot(lens, medians[name], "o-", color=COLORS.get(name), label=label(name))
         ax.fill_between(lens, [r["p10"] for r in rows], [r["p90"] for r in rows], color=COLORS.get(name), alpha=0.2)
-    ax.set(xscale="log", yscale="log", xlabel="sequence length (tokens)", ylabel="latency (ms)",
-           title="Latency at batch 1")
+    ax.set(yscale="log", ylabel="latency (ms)", title="Latency at batch 1")
+    ax.yaxis.set_major_formatter(ScalarFormatter())
     ax.legend()
     ratio.plot(lens, [a / b for a, b in zip(medians["fp32"], medians["int8_dynamic"])], "o-", color="black")
     ratio.axhline(1, color="grey", lw=0.8)
-    ratio.set(xscale="log", xlabel="sequence length (tokens)", ylabel="FP32 / INT8 median", title="Speedup")
+    ratio.set(ylabel="FP32 / INT8 median", title="Speedup", ylim=(0, None))
+    for axis in (ax, ratio):
+        axis.set_xscale("log", base=2)
+        axis.set_xticks(lens, [str(n) for n in lens])
+        axis.xaxis.set_minor_locator(NullLocator())
+        axis.set_xlabel("sequence length (tokens)")
     fig.tight_layout()
     return fig
 
@@ -126,6 +132,9 @@ def plot_series(series: dict[str, tuple[list, list]], xlabel: str, ylabel: str, 
     ax.set(xlabel=xlabel, ylabel=ylabel, title=title)
     if logx:
         ax.set_xscale("log", base=2)
+        ticks = sorted({x for xs, _ in series.values() for x in xs})
+        ax.set_xticks(ticks, [str(t) for t in ticks])
+        ax.xaxis.set_minor_locator(NullLocator())
     ax.legend()
     fig.tight_layout()
     return fig

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
+from .data import SentimentData, fixed_subset
 from .errors import BookError
 
 PROFILE_ENV = "BOOK_PROFILE"
@@ -35,3 +36,13 @@ def resolve_profile(explicit: str | None = None) -> Profile:
     if name not in PROFILES:
         raise BookError(f"Unknown profile {name!r}; choose one of {sorted(PROFILES)} (also via {PROFILE_ENV}).")
     return PROFILES[name]
+
+
+def profile_examples(split: SentimentData, profile: Profile, seed: int = 0) -> SentimentData:
+    """The sentences a profile measures accuracy on: all of them for `full`, a fixed subset for `smoke`."""
+    return fixed_subset(split, profile.n_examples, seed)
+
+
+def latency_sentences(examples: SentimentData, profile: Profile, seed: int = 0) -> list[str]:
+    """The real sentences timed one by one at batch 1 (a fixed sample, independent of the accuracy subset's seed)."""
+    return fixed_subset(examples, profile.latency_sentences, seed + 1).sentences

@@ -61,3 +61,10 @@ def test_unknown_profile_is_refused(tmp_path):
     assert proc.returncode == 2 and "invalid choice" in proc.stderr
     proc = run_cli("compare", "--out", str(tmp_path / "c.json"), env={"BOOK_PROFILE": "huge"})
     assert proc.returncode == 2 and "Unknown profile 'huge'" in proc.stderr
+
+
+def test_build_book_stops_before_any_chapter_when_the_hub_is_unreachable(tmp_path, shared_model):
+    proc = run_cli("build-book", "--profile", "smoke", "--model", str(shared_model),
+                   env={"BOOK_DATA": ""})
+    assert proc.returncode == 2
+    assert "BOOK_DATA" in proc.stderr and "executing" not in proc.stdout and "Traceback" not in proc.stderr

@@ -1,0 +1,74 @@
+"""The playground's two instruments: FP32 vs INT8 on a sentence, and a weight-quantization explorer."""
+
+from __future__ import annotations
+
+import pandas as pd
+import torch
+
+from .evaluation import predict
+from .latency import latency_on_sentences
+from .models import Classifier
+from .numerics import fake_quantize, quantization_error
+
+
+def compare_on_sentence(variants: dict[str, Classifier], sentence: str, threads: int, runs: int = 10) -> pd.DataFrame:
+    """Label, P(positive), median latency over `runs` and truncation, one row per model."""
+    rows = {}
+    for name, clf in variants.items():
+        out = predict(clf, [sentence])
+        timing = latency_on_sentences(clf, [sentence] * runs, threads, warmup=2)
+        rows[name] = {"label": clf.label_names[out.labels[0]], "P(positive)": round(out.probabilities[0][1], 4),
+                      "median ms": round(timing.median, 2), "truncated": bool(out.truncated)}
+    return pd.DataFrame(rows).T
+
+
+def sentence_playground(variants: dict[str, Classifier], threads: int, sentence: str):
+    """A text box whose sentence is classified by every model in `variants` as you type."""
+    import ipywidgets as widgets
+    from IPython.display import display
+
+    box = widgets.Textarea(value=sentence, description="Sentence", layout=widgets.Layout(width="90%"))
+    out = widgets.Output()
+
+    def update(change=None):
+        out.clear_output(wait=True)
+        with out:
+            if box.value.strip():
+                display(compare_on_sentence(variants, box.value, threads))
+            else:
+                print("Type a sentence.")
+
+    box.observe(update, names="value")
+    update()
+    return widgets.VBox([box, out])
+
+
+def quantization_playground(weight: torch.Tensor, bits: int = 4):
+    """Sliders for bit width, symmetric and per-channel, redrawing the grid figure and its SQNR."""
+    import ipywidgets as widgets
+    import matplotlib.pyplot as plt
+    from IPython.display import display
+
+    from .plotting import plot_quantization_grid
+
+    bits_slider = widgets.IntSlider(value=bits, min=2, max=8, description="bits")
+    symmetric = widgets.Checkbox(value=True, description="symmetric")
+    per_channel = widgets.Checkbox(value=False, description="per-channel")
+    out = widgets.Output()
+
+    def update(change=None):
+        out.clear_output(wait=True)
+        with out:
+            w_hat, _ = fake_quantize(weight, bits_slider.value, symmetric.value, per_channel.value)
+            err = quantization_error(weight, w_hat)
+            row = weight[0] if per_channel.value else weight  # per-channel: show the first row's own grid
+            _, shown = fake_quantize(row, bits_slider.value, symmetric.value)
+            fig = plot_quantization_grid(
+                row, shown, title=f"{bits_slider.value}-bit: SQNR {err['sqnr_db']:.1f} dB, max error {err['max_abs']:.2e}")
+            display(fig)
+            plt.close(fig)
+
+    for control in (bits_slider, symmetric, per_channel):
+        control.observe(update, names="value")
+    update()
+    return widgets.VBox([widgets.HBox([bits_slider, symmetric, per_channel]), out])

@@ -1,0 +1,62 @@
+"""What chapters call: setup, the reusable comparison record, and the playground's logic."""
+
+import json
+
+import pytest
+
+from conftest import write_parquet
+from helpers import BookError, comparison_for, load_classifier, quantized_copy, setup_chapter
+from helpers.widgets import compare_on_sentence, quantization_playground, sentence_playground
+
+
+@pytest.fixture(scope="module")
+def tiny_data(tmp_path_factory, shared_data):
+    """A 30-row copy of real SST-2 validation sentences, written in the Hugging Face schema."""
+    from helpers import load_sst2
+
+    split = load_sst2(str(shared_data))
+    directory = tmp_path_factory.mktemp("sst2-small")
+    rows = {"sentence": split.sentences[:30], "label": split.labels[:30], "idx": list(range(30))}
+    return write_parquet(directory, "validation", rows)
+
+
+def test_setup_resolves_parameters_from_the_environment(monkeypatch, tmp_path, tiny_bert, tiny_data):
+    monkeypatch.setenv("BOOK_MODEL", str(tiny_bert))
+    monkeypatch.setenv("BOOK_DATA", str(tiny_data))
+    monkeypatch.setenv("BOOK_PROFILE", "smoke")
+    chapter = setup_chapter(output_dir=tmp_path / "results", threads=1)
+    assert (chapter.model, chapter.data, chapter.profile.name) == (str(tiny_bert), str(tiny_data), "smoke")
+    assert chapter.output_dir.is_dir() and chapter.models_dir == tmp_path / "models"
+    assert len(chapter.examples()) == 30  # smoke asks for 48: the whole 30-row split
+    assert set(chapter.latency_sentences()) <= set(chapter.examples().sentences)
+    with pytest.raises(BookError, match="Unknown profile"):
+        setup_chapter(profile="medium", output_dir=tmp_path)
+
+
+def test_comparison_is_reused_only_when_it_matches_the_chapter(tmp_path, tiny_bert, tiny_data):
+    chapter = setup_chapter(str(tiny_bert), str(tiny_data), "smoke", 0, tmp_path / "results", threads=1)
+    first = comparison_for(chapter, progress=False)
+    assert chapter.comparison_path.is_file() and first["n_examples"] == 30
+    marked = {**first, "created": "reused"}
+    chapter.comparison_path.write_text(json.dumps(marked))
+    assert comparison_for(chapter, progress=False)["created"] == "reused"
+    other_seed = setup_chapter(str(tiny_bert), str(tiny_data), "smoke", 1, tmp_path / "results", threads=1)
+    assert comparison_for(other_seed, progress=False)["created"] != "reused"  # measured afresh
+
+
+def test_compare_on_sentence_reports_both_models(tiny_bert):
+    fp32 = load_classifier(str(tiny_bert))
+    variants = {"FP32": fp32, "INT8 dynamic": quantized_copy(fp32)}
+    table = compare_on_sentence(variants, "a fine film " * 40, threads=1, runs=3)
+    assert list(table.index) == ["FP32", "INT8 dynamic"]
+    assert set(table["label"]) <= set(fp32.label_names)
+    assert table["truncated"].all()  # 120 words exceed the tiny model's 64 tokens
+    assert ((0 <= table["P(positive)"]) & (table["P(positive)"] <= 1)).all()
+
+
+def test_playground_widgets_build(tiny_bert):
+    fp32 = load_classifier(str(tiny_bert))
+    box = sentence_playground({"FP32": fp32}, threads=1, sentence="fine")
+    assert box.children[0].value == "fine"
+    grid = quantization_playground(fp32.model.bert.encoder.layer[0].attention.self.query.weight.detach(), bits=3)
+    assert grid.children[0].children[0].value == 3
