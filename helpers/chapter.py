@@ -8,6 +8,7 @@ from pathlib import Path
 import torch
 
 from .environment import default_threads
+from .errors import BookError
 from .data import SentimentData, load_sst2
 from .profiles import Profile, latency_sentences, profile_examples, resolve_profile
 from .quiet import quiet_third_party_output
@@ -56,6 +57,8 @@ def setup_chapter(model=None, data=None, profile=None, seed: int = 0, output_dir
     quiet_third_party_output()
     use_book_style()
     torch.manual_seed(seed)
+    if threads is not None and threads < 1:
+        raise BookError(f"threads must be at least 1, got {threads}.")
     output_dir = Path(output_dir).expanduser().resolve()
     output_dir.mkdir(parents=True, exist_ok=True)
     return Chapter(
@@ -64,7 +67,7 @@ def setup_chapter(model=None, data=None, profile=None, seed: int = 0, output_dir
         profile=resolve_profile(profile),
         seed=seed,
         output_dir=output_dir,
-        threads=threads or default_threads(),
+        threads=default_threads() if threads is None else threads,
     )
 
 

@@ -7,7 +7,8 @@ from pathlib import Path
 
 from .data import load_sst2
 from .environment import default_threads, describe_environment
-from .evaluation import Evaluation, evaluate
+from .evaluation import PADDINGS, Evaluation, evaluate
+from .errors import BookError
 from .latency import fixed_threads, latency_at_shape, latency_on_sentences
 from .models import Classifier, load_classifier, save_classifier, save_quantized
 from .profiles import latency_sentences, profile_examples, resolve_profile
@@ -21,6 +22,16 @@ def quantized_copy(clf: Classifier) -> Classifier:
     with known_quantization_warnings_silenced():
         model = quantize_dynamic_int8(clf.model)
     return Classifier(model, clf.tokenizer, clf.source, clf.max_length)
+
+
+def check_settings(threads: int, batch_size: int, padding: str) -> None:
+    """Refuse measurement settings that cannot work, with a message naming the setting."""
+    if threads < 1:
+        raise BookError(f"threads must be at least 1, got {threads}.")
+    if batch_size < 1:
+        raise BookError(f"batch_size must be at least 1, got {batch_size}.")
+    if padding not in PADDINGS:
+        raise BookError(f"padding must be one of {PADDINGS}, got {padding!r}.")
 
 
 def measure_variant(clf: Classifier, data, profile, threads: int, batch_size: int, padding: str,
@@ -58,7 +69,8 @@ def run_comparison(
 ) -> dict:
     """Run the whole FP32-vs-INT8 comparison, save both models and write the JSON record to `out`."""
     prof = resolve_profile(profile)
-    threads = threads or default_threads()
+    threads = default_threads() if threads is None else threads
+    check_settings(threads, batch_size, padding)  # before hours of loading, not after
     split = load_sst2(data, "validation")
     examples = profile_examples(split, prof, seed)
     timed = latency_sentences(examples, prof, seed)

@@ -132,8 +132,9 @@ def plot_series(series: dict[str, tuple[list, list]], xlabel: str, ylabel: str, 
     ax.set(xlabel=xlabel, ylabel=ylabel, title=title)
     if logx:
         ax.set_xscale("log", base=2)
-        ticks = sorted({x for xs, _ in series.values() for x in xs})
-        ax.set_xticks(ticks, [str(t) for t in ticks])
+    ticks = sorted({x for xs, _ in series.values() for x in xs})
+    if all(float(t).is_integer() for t in ticks):  # label exactly the measured settings
+        ax.set_xticks(ticks, [str(int(t)) for t in ticks])
         ax.xaxis.set_minor_locator(NullLocator())
     ax.legend()
     fig.tight_layout()

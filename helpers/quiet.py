@@ -6,15 +6,17 @@ import logging
 
 
 def quiet_third_party_output() -> None:
-    """Hide transformers' weight-loading progress bars and torchao's CPU-irrelevant import warnings.
+    """Hide the weight-loading and parquet-reading progress bars and torchao's CPU-irrelevant import warnings.
 
     torchao tries to load CUDA-only extensions (mxfp8, cutlass) at import and logs a warning for
     each on a CPU-only machine; torch logs a deprecation notice for two torchao enums. Neither
     affects CPU results. Deprecation warnings of torch.ao.quantization are left alone: chapter 3
     explains them.
     """
+    import datasets
     import transformers
 
+    datasets.disable_progress_bars()
     transformers.utils.logging.disable_progress_bar()
     transformers.utils.logging.set_verbosity_error()
     for name in ("torchao", "torch.utils._pytree"):

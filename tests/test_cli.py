@@ -68,3 +68,12 @@ def test_build_book_stops_before_any_chapter_when_the_hub_is_unreachable(tmp_pat
                    env={"BOOK_DATA": ""})
     assert proc.returncode == 2
     assert "BOOK_DATA" in proc.stderr and "executing" not in proc.stdout and "Traceback" not in proc.stderr
+
+
+@pytest.mark.parametrize("option, message", [("--threads=0", "threads must be at least 1"),
+                                             ("--batch-size=0", "batch_size must be at least 1")])
+def test_impossible_settings_are_refused_before_any_work(tmp_path, shared_model, shared_data, option, message):
+    proc = run_cli("compare", "--model", str(shared_model), "--data", str(shared_data), option,
+                   "--out", str(tmp_path / "c.json"), "--models-dir", str(tmp_path / "m"))
+    assert proc.returncode == 2 and message in proc.stderr
+    assert not (tmp_path / "m").exists()
