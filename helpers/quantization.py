@@ -42,11 +42,16 @@ def quantized_linear_names(model: nn.Module) -> list[str]:
 
 
 def module_type_counts(model: nn.Module) -> dict[str, int]:
-    """How many leaf modules of each type (qualified name) the model has: what was swapped, what stayed."""
+    """How many modules of each type do the work (leaves; a quantized Linear counts as one): what was swapped."""
+
+    def public_name(cls: type) -> str:  # torch.nn.modules.linear.Linear → torch.nn.Linear
+        return f"{cls.__module__.split('.modules')[0]}.{cls.__name__}"
+
     counts = Counter(
-        f"{type(m).__module__}.{type(m).__name__}"
+        public_name(type(m))
         for m in model.modules()
-        if not list(m.children())
+        if _is_dynamic_quantized_linear(m)
+        or (not list(m.children()) and not isinstance(m, torch.ao.nn.quantized.modules.linear.LinearPackedParams))
     )
     return dict(sorted(counts.items()))
 

@@ -40,3 +40,23 @@ def test_injected_parameters_cell_is_removed_from_html(tmp_path):
     cells = nbformat.read(path, as_version=4).cells
     assert cells[1].metadata["tags"] == ["injected-parameters", "remove-cell"]
     assert cells[0].metadata["tags"] == ["parameters"]
+
+
+def test_a_failing_cell_fails_the_build(tmp_path):
+    from helpers import BookError
+    from helpers.book_build import execute_chapters
+
+    repo = tmp_path / "repo"
+    (repo / "chapters").mkdir(parents=True)
+    (repo / "_toc.yml").write_text("format: jb-book\nroot: intro\nchapters:\n  - file: chapters/broken\n")
+    nb = nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_code_cell("answer = None", metadata={"tags": ["parameters"]}),
+        nbformat.v4.new_code_cell("raise ValueError('this chapter is broken')"),
+    ])
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(nb, repo / "chapters" / "broken.ipynb")
+    with pytest.raises(BookError, match=r"chapters/broken.ipynb failed in cell 3: ValueError: this chapter is broken"):
+        execute_chapters(tmp_path / "tree", {"answer": 42}, repo, log=lambda *_: None)  # cell 2: injected
+    executed = nbformat.read(tmp_path / "tree" / "chapters" / "broken.ipynb", as_version=4)
+    injected = [c for c in executed.cells if "injected-parameters" in c.metadata.get("tags", [])]
+    assert len(injected) == 1 and "answer = 42" in injected[0].source

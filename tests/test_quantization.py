@@ -33,7 +33,9 @@ def test_every_linear_is_swapped_and_embeddings_stay_fp32(tiny_bert):
     assert not any(isinstance(m, nn.Linear) and not isinstance(m, torch.ao.nn.quantized.dynamic.Linear)
                    for m in q.modules())
     assert q.bert.embeddings.word_embeddings.weight.dtype == torch.float32
-    assert "torch.nn.modules.sparse.Embedding" in module_type_counts(q)
+    before, after = module_type_counts(clf.model), module_type_counts(q)
+    assert after["torch.ao.nn.quantized.dynamic.Linear"] == before["torch.nn.Linear"] == n_linear
+    assert "torch.nn.Linear" not in after and after["torch.nn.Embedding"] == before["torch.nn.Embedding"]
     assert quantized_linear_names(clf.model) == []  # the original is untouched
 
 
