@@ -55,6 +55,14 @@ def check_sentences(sentences) -> list[str]:
     return sentences
 
 
+def check_batching(batch_size: int, padding: str) -> None:
+    """Refuse a batch size below 1 and unknown padding strategies."""
+    if batch_size < 1:
+        raise BookError(f"batch_size must be at least 1, got {batch_size}.")
+    if padding not in PADDINGS:
+        raise BookError(f"padding must be one of {PADDINGS}, got {padding!r}.")
+
+
 def token_lengths(clf: Classifier, sentences: list[str]) -> list[int]:
     """Untruncated token counts (special tokens included)."""
     return [len(ids) for ids in clf.tokenizer(sentences, truncation=False, verbose=False)["input_ids"]]
@@ -69,10 +77,7 @@ def predict(
 ) -> Predictions:
     """Classify sentences in batches; sentences over `clf.max_length` tokens are truncated (and listed)."""
     sentences = check_sentences(sentences)
-    if padding not in PADDINGS:
-        raise BookError(f"padding must be one of {PADDINGS}, got {padding!r}.")
-    if batch_size < 1:
-        raise BookError(f"batch_size must be at least 1, got {batch_size}.")
+    check_batching(batch_size, padding)
     truncated = [i for i, n in enumerate(token_lengths(clf, sentences)) if n > clf.max_length]
     labels, probabilities = [], []
     starts = range(0, len(sentences), batch_size)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from .data import load_sst2
 from .environment import default_threads, describe_environment
-from .evaluation import PADDINGS, Evaluation, evaluate
+from .evaluation import Evaluation, check_batching, evaluate
 from .errors import BookError
 from .latency import fixed_threads, latency_at_shape, latency_on_sentences
 from .models import Classifier, load_classifier, save_classifier, save_quantized
@@ -28,10 +28,7 @@ def check_settings(threads: int, batch_size: int, padding: str) -> None:
     """Refuse measurement settings that cannot work, with a message naming the setting."""
     if threads < 1:
         raise BookError(f"threads must be at least 1, got {threads}.")
-    if batch_size < 1:
-        raise BookError(f"batch_size must be at least 1, got {batch_size}.")
-    if padding not in PADDINGS:
-        raise BookError(f"padding must be one of {PADDINGS}, got {padding!r}.")
+    check_batching(batch_size, padding)
 
 
 def measure_variant(clf: Classifier, data, profile, threads: int, batch_size: int, padding: str,
