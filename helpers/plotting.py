@@ -139,3 +139,17 @@ def plot_series(series: dict[str, tuple[list, list]], xlabel: str, ylabel: str, 
     ax.legend()
     fig.tight_layout()
     return fig
+
+
+def plot_layer_sqnr(rows: list[dict]):
+    """INT8 weight SQNR of every Linear layer, per-tensor and per-channel (a sensitivity scan)."""
+    fig, ax = plt.subplots(figsize=(10, 4.6))
+    positions = range(len(rows))
+    ax.plot(positions, [r["per_tensor_db"] for r in rows], "o", color=COLORS["int8_dynamic"], label="per-tensor")
+    ax.plot(positions, [r["per_channel_db"] for r in rows], "s", color=COLORS["int8_torchao"], label="per-channel")
+    short = [r["layer"].rsplit("layer.", 1)[-1] for r in rows]  # "bert.encoder.layer.0.output.dense" → "0.output.dense"
+    ax.set_xticks(list(positions), short, rotation=90, fontsize=6.5)
+    ax.set(ylabel="SQNR (dB)", title="INT8 weight SQNR of every Linear layer (higher is better)")
+    ax.legend()
+    fig.tight_layout()
+    return fig

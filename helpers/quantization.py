@@ -32,6 +32,23 @@ def quantize_torchao_int8(model: nn.Module, copy: bool = True) -> nn.Module:
     return target
 
 
+def weight_sqnr_by_layer(model: nn.Module, bits: int = 8) -> list[dict]:
+    """Per-tensor and per-channel weight SQNR (dB) of every nn.Linear: where quantization hurts most."""
+    from .numerics import fake_quantize, quantization_error
+
+    rows = []
+    for name, module in model.named_modules():
+        if isinstance(module, nn.Linear) and not _is_dynamic_quantized_linear(module):
+            weight = module.weight.detach()
+            rows.append({
+                "layer": name,
+                "params": weight.numel(),
+                "per_tensor_db": quantization_error(weight, fake_quantize(weight, bits)[0])["sqnr_db"],
+                "per_channel_db": quantization_error(weight, fake_quantize(weight, bits, per_channel=True)[0])["sqnr_db"],
+            })
+    return rows
+
+
 def _is_dynamic_quantized_linear(module: nn.Module) -> bool:
     return isinstance(module, torch.ao.nn.quantized.dynamic.Linear)
 

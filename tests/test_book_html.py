@@ -108,13 +108,19 @@ def test_playground_shows_saved_widgets(browser):
 def test_glued_numbers_match_the_comparison_record(browser):
     record = json.loads((REPO / "results" / "comparison.json").read_text())
     fp32, int8 = record["variants"]["fp32"], record["variants"]["int8_dynamic"]
-    expected = [f"{100 * fp32['accuracy']:.2f}%", f"{100 * int8['accuracy']:.2f}%",
-                f"{fp32['latency_ms']['median']:.2f}", f"{int8['latency_ms']['median']:.2f}",
-                f"{fp32['size_bytes'] / 2**20:.1f}", f"{int8['size_bytes'] / 2**20:.1f}"]
-    for doc in ("book/intro", "chapters/04_benchmark"):
+    acc = [f"{100 * fp32['accuracy']:.2f}%", f"{100 * int8['accuracy']:.2f}%"]
+    size = [f"{fp32['size_bytes'] / 2**20:.1f} MiB", f"{int8['size_bytes'] / 2**20:.1f} MiB"]
+    latency = [f"{fp32['latency_ms']['median']:.2f} ms", f"{int8['latency_ms']['median']:.2f} ms"]
+    expected = {
+        "book/intro": acc + size + latency,
+        "chapters/02_fp32_baseline": [acc[0], size[0], latency[0]],
+        "chapters/03_dynamic_quantization": acc + size + latency,
+        "chapters/04_benchmark": acc + size + latency,
+    }
+    for doc, values in expected.items():
         page = browser.new_page()
         page.goto((HTML / f"{doc}.html").as_uri(), wait_until="load")
         text = page.inner_text("main")
-        missing = [e for e in expected if e not in text]
+        missing = [v for v in values if v not in text]
         assert not missing, f"{doc} does not show {missing} from results/comparison.json"
         page.close()

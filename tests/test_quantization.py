@@ -99,3 +99,16 @@ def test_weight_grid_is_the_per_tensor_symmetric_one_of_chapter_one(tiny_bert):
         assert qweight.q_zero_point() == 0  # symmetric observer: the grid is centred on 0
         assert qweight.q_scale() == pytest.approx(float(ours.scale), rel=1e-6)
         assert (quantize(fp32_weight, ours) - qweight.int_repr().long()).abs().max() <= 1
+
+
+def test_weight_sqnr_scan_covers_every_linear_layer(tiny_bert):
+    from helpers.quantization import weight_sqnr_by_layer
+
+    model = load_classifier(str(tiny_bert)).model
+    rows = weight_sqnr_by_layer(model)
+    linears = [n for n, m in model.named_modules() if isinstance(m, nn.Linear)]
+    assert [r["layer"] for r in rows] == linears
+    assert all(0 < r["per_tensor_db"] < 100 and 0 < r["per_channel_db"] < 100 for r in rows)
+    mean = lambda key: sum(r[key] for r in rows) / len(rows)  # noqa: E731
+    assert mean("per_channel_db") >= mean("per_tensor_db")
+    assert mean("per_tensor_db") - sum(r["per_tensor_db"] for r in weight_sqnr_by_layer(model, bits=4)) / len(rows) > 15
