@@ -55,10 +55,33 @@ def hide_injected_parameters(path: Path) -> None:
     nbformat.write(nb, path)
 
 
-def execute_chapters(tree: Path, parameters: dict, repo: Path = REPO, log=print) -> dict[str, float]:
-    """Run each chapter with papermill (cwd = chapters/) into `tree`; a failing cell fails the build."""
+def execute_chapter(source: Path, target: Path, parameters: dict, cell_timeout_s: int, attempts: int = 2) -> None:
+    """Run one chapter with papermill (cwd = its folder); a failing cell fails, a hung cell is retried once.
+
+    A cell that exceeds `cell_timeout_s` is taken as a lost kernel message (papermill and nbclient
+    occasionally wait forever for a reply the kernel already sent) and the chapter runs again.
+    """
     import papermill
 
+    for attempt in range(1, attempts + 1):
+        try:
+            papermill.execute_notebook(
+                str(source), str(target), parameters=parameters, cwd=str(source.parent),
+                kernel_name="python3", progress_bar=False, execution_timeout=cell_timeout_s,
+            )
+            return
+        except papermill.PapermillExecutionError as err:
+            raise BookError(
+                f"{source.name} failed in cell {err.exec_count}: {err.ename}: {err.evalue}\n"
+                f"The executed notebook, with the full traceback, is {target}."
+            ) from None
+        except TimeoutError:
+            if attempt == attempts:
+                raise BookError(f"{source.name}: a cell ran over {cell_timeout_s} s in {attempts} attempts.") from None
+
+
+def execute_chapters(tree: Path, parameters: dict, repo: Path = REPO, log=print, cell_timeout_s: int = 1800) -> dict[str, float]:
+    """Execute every chapter of the table of contents into `tree`, hiding papermill's injected cell."""
     seconds = {}
     os.environ["TQDM_DISABLE"] = "1"  # no progress-bar widgets in the published pages
     for source in chapter_notebooks(repo):
@@ -66,16 +89,7 @@ def execute_chapters(tree: Path, parameters: dict, repo: Path = REPO, log=print)
         target.parent.mkdir(parents=True, exist_ok=True)
         start = time.perf_counter()
         log(f"executing {source.relative_to(repo)} …")
-        try:
-            papermill.execute_notebook(
-                str(source), str(target), parameters=parameters, cwd=str(source.parent),
-                kernel_name="python3", progress_bar=False,
-            )
-        except papermill.PapermillExecutionError as err:
-            raise BookError(
-                f"{source.relative_to(repo)} failed in cell {err.exec_count}: {err.ename}: {err.evalue}\n"
-                f"The executed notebook, with the full traceback, is {target}."
-            ) from None
+        execute_chapter(source, target, parameters, cell_timeout_s)
         hide_injected_parameters(target)
         seconds[source.stem] = time.perf_counter() - start
         log(f"  done in {seconds[source.stem]:.1f} s")
@@ -122,8 +136,9 @@ def build_book(model=None, data=None, profile=None, seed: int = 0, repo: Path = 
     # and load both once so that an unreachable hub or a bad directory stops the build before anything
     # is deleted or any chapter runs.
     results = repo / "results"
+    chosen = resolve_profile(profile)
     parameters = {"model": str(resolve_model(model)), "data": str(resolve_data(data)),
-                  "profile": resolve_profile(profile).name, "seed": seed, "output_dir": str(results)}
+                  "profile": chosen.name, "seed": seed, "output_dir": str(results)}
     load_sst2(parameters["data"])
     load_classifier(parameters["model"])
 
@@ -133,7 +148,7 @@ def build_book(model=None, data=None, profile=None, seed: int = 0, repo: Path = 
     tree.mkdir(parents=True)
     (results / "comparison.json").unlink(missing_ok=True)  # measure afresh in every build
     start = time.perf_counter()
-    timings = execute_chapters(tree, parameters, repo, log)
+    timings = execute_chapters(tree, parameters, repo, log, chosen.cell_timeout_s)
     stage_sources(tree, repo)
     install_static_assets(tree / "_vendor", repo)
     html = render_html(tree, repo)

@@ -22,11 +22,12 @@ class Profile:
     warmup: int
     seq_lens: tuple[int, ...]
     batch_sizes: tuple[int, ...]
+    cell_timeout_s: int  # book build: a chapter cell running longer is taken as hung (see book_build)
 
 
 PROFILES = {
-    "full": Profile("full", None, 200, 30, 5, (8, 16, 32, 64, 128, 256, 512), (1, 2, 4, 8, 16, 32)),
-    "smoke": Profile("smoke", 48, 12, 4, 2, (16, 64, 128), (1, 8)),
+    "full": Profile("full", None, 200, 30, 5, (8, 16, 32, 64, 128, 256, 512), (1, 2, 4, 8, 16, 32), 1800),
+    "smoke": Profile("smoke", 48, 12, 4, 2, (16, 64, 128), (1, 8), 300),
 }
 
 

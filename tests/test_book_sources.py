@@ -55,8 +55,19 @@ def test_a_failing_cell_fails_the_build(tmp_path):
     ])
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     nbformat.write(nb, repo / "chapters" / "broken.ipynb")
-    with pytest.raises(BookError, match=r"chapters/broken.ipynb failed in cell 3: ValueError: this chapter is broken"):
+    with pytest.raises(BookError, match=r"broken.ipynb failed in cell 3: ValueError: this chapter is broken"):
         execute_chapters(tmp_path / "tree", {"answer": 42}, repo, log=lambda *_: None)  # cell 2: injected
     executed = nbformat.read(tmp_path / "tree" / "chapters" / "broken.ipynb", as_version=4)
     injected = [c for c in executed.cells if "injected-parameters" in c.metadata.get("tags", [])]
     assert len(injected) == 1 and "answer = 42" in injected[0].source
+
+
+def test_a_hung_cell_is_retried_then_reported(tmp_path):
+    from helpers import BookError
+    from helpers.book_build import execute_chapter
+
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("import time; time.sleep(30)")])
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(nb, tmp_path / "slow.ipynb")
+    with pytest.raises(BookError, match=r"slow.ipynb: a cell ran over 2 s in 2 attempts"):
+        execute_chapter(tmp_path / "slow.ipynb", tmp_path / "out.ipynb", {}, cell_timeout_s=2)

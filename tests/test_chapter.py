@@ -57,6 +57,15 @@ def test_compare_on_sentence_reports_both_models(tiny_bert):
 def test_playground_widgets_build(tiny_bert):
     fp32 = load_classifier(str(tiny_bert))
     box = sentence_playground({"FP32": fp32}, threads=1, sentence="fine")
-    assert box.children[0].value == "fine"
+    text, result = box.children
+    assert text.value == "fine" and "P(positive)" in result.value
+    text.value = "   "
+    assert result.value == "<p>Type a sentence.</p>"
+    text.value = "a different, longer sentence"
+    assert "P(positive)" in result.value
     grid = quantization_playground(fp32.model.bert.encoder.layer[0].attention.self.query.weight.detach(), bits=3)
-    assert grid.children[0].children[0].value == 3
+    controls, image = grid.children
+    first = bytes(image.value)
+    assert controls.children[0].value == 3 and first.startswith(b"\x89PNG")
+    controls.children[0].value = 6
+    assert bytes(image.value).startswith(b"\x89PNG") and bytes(image.value) != first  # redrawn for the new bit width
