@@ -8,7 +8,7 @@ from pathlib import Path
 import torch
 
 from .environment import default_threads
-from .errors import BookError
+from .latency import check_threads
 from .data import SentimentData, load_sst2
 from .profiles import Profile, latency_sentences, profile_examples, resolve_profile
 from .quiet import quiet_third_party_output
@@ -57,8 +57,8 @@ def setup_chapter(model=None, data=None, profile=None, seed: int = 0, output_dir
     quiet_third_party_output()
     use_book_style()
     torch.manual_seed(seed)
-    if threads is not None and threads < 1:
-        raise BookError(f"threads must be at least 1, got {threads}.")
+    if threads is not None:
+        check_threads(threads)
     output_dir = Path(output_dir).expanduser().resolve()
     output_dir.mkdir(parents=True, exist_ok=True)
     return Chapter(

@@ -43,11 +43,16 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[lo] + (ordered[hi] - ordered[lo]) * (pos - lo)
 
 
+def check_threads(threads: int) -> None:
+    """Refuse a thread count below 1."""
+    if threads < 1:
+        raise BookError(f"threads must be at least 1, got {threads}.")
+
+
 @contextmanager
 def fixed_threads(threads: int):
     """Run the block with exactly `threads` intra-op threads, restoring the previous setting."""
-    if threads < 1:
-        raise BookError(f"threads must be at least 1, got {threads}.")
+    check_threads(threads)
     previous = torch.get_num_threads()
     torch.set_num_threads(threads)
     try:

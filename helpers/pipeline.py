@@ -8,8 +8,7 @@ from pathlib import Path
 from .data import load_sst2
 from .environment import default_threads, describe_environment
 from .evaluation import Evaluation, check_batching, evaluate
-from .errors import BookError
-from .latency import fixed_threads, latency_at_shape, latency_on_sentences
+from .latency import check_threads, fixed_threads, latency_at_shape, latency_on_sentences
 from .models import Classifier, load_classifier, save_classifier, save_quantized
 from .profiles import latency_sentences, profile_examples, resolve_profile
 from .quantization import known_quantization_warnings_silenced, quantize_dynamic_int8
@@ -26,8 +25,7 @@ def quantized_copy(clf: Classifier) -> Classifier:
 
 def check_settings(threads: int, batch_size: int, padding: str) -> None:
     """Refuse measurement settings that cannot work, with a message naming the setting."""
-    if threads < 1:
-        raise BookError(f"threads must be at least 1, got {threads}.")
+    check_threads(threads)
     check_batching(batch_size, padding)
 
 
