@@ -71,19 +71,26 @@ def setup_chapter(model=None, data=None, profile=None, seed: int = 0, output_dir
     )
 
 
-def comparison_for(chapter: Chapter, progress: bool = True) -> dict:
-    """This build's comparison record: reuse `comparison.json` if it matches the chapter, else measure."""
+def comparison_for(chapter: Chapter, progress: bool = True, variants: str | list[str] | None = None) -> dict:
+    """This build's comparison record: reuse `comparison.json` if it matches the chapter and holds the
+    chosen routes (default: all), else measure."""
     from .pipeline import run_comparison
     from .report import load_comparison
+    from .variants import select_variants
+
+    wanted_routes = {v.name for v in select_variants(variants)}
 
     path = chapter.comparison_path
     if path.is_file():
         record = load_comparison(path)
         wanted = {"model": chapter.model, "data": chapter.data, "profile": chapter.profile.name,
                   "seed": chapter.seed}
-        if all(record.get(k) == v for k, v in wanted.items()) and record["environment"]["threads"] == chapter.threads:
+        if (all(record.get(k) == v for k, v in wanted.items())
+                and record["environment"]["threads"] == chapter.threads
+                and wanted_routes <= set(record["variants"])):
             return record
     return run_comparison(
         model=chapter.model, data=chapter.data, profile=chapter.profile.name, out=path,
         models_dir=chapter.models_dir, threads=chapter.threads, seed=chapter.seed, progress=progress,
+        variants=variants,
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 from .errors import BookError
 
@@ -11,7 +12,7 @@ from .errors import BookError
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m helpers", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
-    compare = commands.add_parser("compare", help="FP32 vs dynamic INT8: accuracy, size, latency → JSON")
+    compare = commands.add_parser("compare", help="FP32 vs every INT8 route: accuracy, size, latency → JSON")
     compare.add_argument("--model", help="hub id or local model directory (default: $BOOK_MODEL, else the hub's DistilBERT SST-2)")
     compare.add_argument("--data", help="local SST-2 directory or hub id (default: $BOOK_DATA, else GLUE on the hub)")
     compare.add_argument("--profile", choices=("smoke", "full"), help="how much to measure (default: $BOOK_PROFILE, else full)")
@@ -21,6 +22,9 @@ def _parser() -> argparse.ArgumentParser:
     compare.add_argument("--batch-size", type=int, default=32, help="batch size for accuracy (default 32)")
     compare.add_argument("--padding", choices=("longest", "max_length"), default="longest", help="padding for accuracy batches")
     compare.add_argument("--seed", type=int, default=0, help="seed of the fixed subsets")
+    compare.add_argument("--variants", default="all",
+                         help="comma-separated routes to measure, e.g. int8_dynamic,onnx_int8_dynamic (default: all; "
+                              "fp32 is always included)")
     compare.add_argument("--no-progress", action="store_true", help="hide progress bars")
     book = commands.add_parser("build-book", help="execute every chapter with papermill, then build the HTML book")
     book.add_argument("--model", help="as for compare")
@@ -58,11 +62,12 @@ def _compare(args) -> int:
         record = run_comparison(
             model=args.model, data=args.data, profile=args.profile, out=args.out, models_dir=args.models_dir,
             threads=args.threads, batch_size=args.batch_size, padding=args.padding, seed=args.seed,
-            progress=not args.no_progress,
+            progress=not args.no_progress, variants=args.variants,
         )
     if record["eval"]["n_truncated"]:
         print(f"note: {record['eval']['n_truncated']} sentences were longer than {record['eval']['max_length']} "
               "tokens and were truncated.", file=sys.stderr)
     print(comparison_table(record))
-    print(f"\nwrote {args.out}; models in {args.models_dir}/baseline and {args.models_dir}/quantized")
+    folders = sorted({Path(v["artifact"]).name for v in record["variants"].values() if "artifact" in v})
+    print(f"\nwrote {args.out}; models in {args.models_dir}/{{{','.join(folders)}}}")
     return 0

@@ -50,10 +50,11 @@ def describe_environment(threads: int | None = None) -> dict:
         "transformers": transformers.__version__,
         "platform": platform.platform(),
     }
-    try:  # read the version without importing torchao (its import is slow and chatty)
-        info["torchao"] = importlib.metadata.version("torchao")
-    except importlib.metadata.PackageNotFoundError:
-        info["torchao"] = None
+    for package in ("torchao", "onnxruntime", "onnx"):  # versions without importing (torchao's import is chatty)
+        try:
+            info[package] = importlib.metadata.version(package)
+        except importlib.metadata.PackageNotFoundError:
+            info[package] = None
     return info
 
 

@@ -101,15 +101,17 @@ def latency_on_sentences(clf: Classifier, sentences: list[str], threads: int, wa
 
 
 def synthetic_batch(clf: Classifier, batch_size: int, seq_len: int) -> dict:
-    """A batch of `batch_size` copies of one real-word input of exactly `seq_len` tokens, no padding."""
+    """A batch of `batch_size` copies of one real-word input of exactly `seq_len` tokens, no padding.
+
+    It holds every input the tokenizer produces (token_type_ids too, where the model has them).
+    """
     if not 2 <= seq_len <= clf.max_length:
         raise BookError(f"seq_len must be between 2 and the model's maximum {clf.max_length}, got {seq_len}.")
     text = " ".join(["the film is a quiet , moving and funny story ."] * seq_len)
-    ids = clf.tokenizer(text, truncation=True, max_length=seq_len)["input_ids"]
-    if len(ids) != seq_len:
+    encoded = clf.tokenizer(text, truncation=True, max_length=seq_len)
+    if len(encoded["input_ids"]) != seq_len:
         raise BookError(f"Could not build a {seq_len}-token input with this tokenizer.")
-    input_ids = torch.tensor([ids] * batch_size)
-    return {"input_ids": input_ids, "attention_mask": torch.ones_like(input_ids)}
+    return {name: torch.tensor([list(values)] * batch_size) for name, values in encoded.items()}
 
 
 def latency_at_shape(

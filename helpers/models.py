@@ -117,16 +117,21 @@ def save_classifier(clf: Classifier, directory: str | Path) -> Path:
     return directory
 
 
+QUANTIZERS = ("torch.ao.quantization.quantize_dynamic", "torchao.quantize_")
+
+
 def save_quantized(clf: Classifier, directory: str | Path) -> Path:
-    """Save a dynamically quantized classifier: config, tokenizer, state_dict and how it was quantized.
+    """Save an eagerly quantized classifier: config, tokenizer, state_dict and how it was quantized.
 
-    `save_pretrained` cannot do this: it writes the FP32 skeleton, and `from_pretrained` then
-    loads FP32 or random weights for the quantized Linear layers without an error.
+    Covers `quantize_dynamic` (Linear layers, and embeddings if they were quantized too) and
+    torchao's INT8 tensor subclasses. `save_pretrained` cannot do this: it writes the FP32 skeleton,
+    and `from_pretrained` then loads FP32 or random weights for the quantized layers without an error.
     """
-    from .quantization import quantized_linear_names
+    from .quantization import quantized_embedding_names, quantized_linear_names, torchao_int8_names
 
-    names = quantized_linear_names(clf.model)
-    if not names:
+    linear, embeddings, torchao = (quantized_linear_names(clf.model), quantized_embedding_names(clf.model),
+                                   torchao_int8_names(clf.model))
+    if not (linear or torchao):
         raise BookError("This model has no dynamically quantized Linear layers; use save_classifier().")
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
@@ -134,9 +139,10 @@ def save_quantized(clf: Classifier, directory: str | Path) -> Path:
     clf.tokenizer.save_pretrained(directory)
     torch.save(clf.model.state_dict(), directory / QUANTIZED_WEIGHTS)
     meta = {
-        "method": "torch.ao.quantization.quantize_dynamic",
-        "dtype": "qint8",
-        "quantized_modules": names,
+        "method": QUANTIZERS[1] if torchao else QUANTIZERS[0],
+        "dtype": "qint8" if linear else "int8",
+        "quantized_modules": linear or torchao,
+        "quantized_embeddings": embeddings,
         "quantized_engine": torch.backends.quantized.engine,
         "torch": torch.__version__,
         "max_length": clf.max_length,
@@ -150,19 +156,25 @@ def load_quantized(directory: str | Path) -> Classifier:
     """Load what save_quantized wrote: rebuild the model, quantize it the same way, load the weights."""
     from transformers import AutoConfig, AutoModelForSequenceClassification, AutoTokenizer
 
-    from .quantization import known_quantization_warnings_silenced, quantize_dynamic_int8
+    from .quantization import known_quantization_warnings_silenced, quantize_dynamic_int8, quantize_torchao_int8
 
     directory = Path(directory)
     meta_path = directory / QUANTIZED_META
     if not meta_path.is_file():
         raise BookError(f"{directory} is not a quantized checkpoint: no {QUANTIZED_META} (see save_quantized).")
     meta = json.loads(meta_path.read_text())
+    if meta.get("method") not in QUANTIZERS:
+        raise BookError(f"{meta_path} names the method {meta.get('method')!r}; this book reads {QUANTIZERS}.")
     config = AutoConfig.from_pretrained(directory, local_files_only=True)
     check_binary(config, str(directory))
     skeleton = AutoModelForSequenceClassification.from_config(config).eval()
     with known_quantization_warnings_silenced():
-        model = quantize_dynamic_int8(skeleton, engine=meta["quantized_engine"], copy=False)
+        if meta["method"] == QUANTIZERS[1]:
+            model = quantize_torchao_int8(skeleton, copy=False)
+        else:
+            model = quantize_dynamic_int8(skeleton, engine=meta["quantized_engine"], copy=False,
+                                          embeddings=bool(meta.get("quantized_embeddings")))
         state = torch.load(directory / QUANTIZED_WEIGHTS, map_location="cpu", weights_only=True)
-    model.load_state_dict(state, strict=True)
+    model.load_state_dict(state, strict=True, assign=meta["method"] == QUANTIZERS[1])  # torchao: keep its subclasses
     tokenizer = AutoTokenizer.from_pretrained(directory, local_files_only=True)
     return Classifier(model.eval(), tokenizer, meta["source"], int(meta["max_length"]))

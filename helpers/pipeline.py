@@ -1,19 +1,23 @@
-"""The seed's pipeline in one call: load → save → quantize → save → evaluate → compare."""
+"""The seed's pipeline, for every route: load → build each variant → save it → evaluate → compare."""
 
 from __future__ import annotations
 
+import tempfile
 from datetime import datetime, timezone
 from pathlib import Path
 
-from .data import load_sst2
+from tqdm.auto import tqdm
+
+from .data import fixed_subset, load_sst2
 from .environment import default_threads, describe_environment
 from .evaluation import Evaluation, check_batching, evaluate
 from .latency import check_threads, fixed_threads, latency_at_shape, latency_on_sentences
-from .models import Classifier, load_classifier, save_classifier, save_quantized
+from .models import Classifier, load_classifier
 from .profiles import latency_sentences, profile_examples, resolve_profile
 from .quantization import known_quantization_warnings_silenced, quantize_dynamic_int8
 from .report import SCHEMA_VERSION, write_json
-from .size import parameter_breakdown, state_dict_bytes
+from .size import model_bytes, parameter_breakdown
+from .variants import BuildInputs, Variant, build_variant, select_variants
 
 
 def quantized_copy(clf: Classifier) -> Classifier:
@@ -27,6 +31,11 @@ def check_settings(threads: int, batch_size: int, padding: str) -> None:
     """Refuse measurement settings that cannot work, with a message naming the setting."""
     check_threads(threads)
     check_batching(batch_size, padding)
+
+
+def calibration_sentences(data: str | None, n: int, seed: int = 0) -> list[str]:
+    """`n` sentences from the **train** split for calibration (choosing ranges on validation would flatter it)."""
+    return fixed_subset(load_sst2(data, "train"), n, seed).sentences
 
 
 def measure_variant(clf: Classifier, data, profile, threads: int, batch_size: int, padding: str,
@@ -43,11 +52,33 @@ def measure_variant(clf: Classifier, data, profile, threads: int, batch_size: in
         "accuracy": result.accuracy,
         "predictions": result.predictions,
         "eval_seconds": round(result.seconds, 3),
-        "size_bytes": state_dict_bytes(clf.model),
+        "size_bytes": model_bytes(clf.model),
         "parameters": parameter_breakdown(clf.model),
         "latency_ms": latency_on_sentences(clf, timed_sentences, threads, profile.warmup).to_dict(),
         "latency_by_seq_len": by_len,
     }, result
+
+
+def describe_variant(variant: Variant) -> dict:
+    """The fields every variant's record carries, measured or skipped."""
+    return {"label": variant.label, "method": variant.method, "precision": variant.precision,
+            "compiled": variant.compiled, "needs_calibration": variant.needs_calibration,
+            "deploys": variant.deploys, "api": variant.api}
+
+
+def run_variant(variant: Variant, fp32: Classifier, inputs: BuildInputs, models_dir: Path,
+                measure) -> tuple[dict, Evaluation | None]:
+    """Build, save and measure one route; a route this machine cannot run is recorded as skipped."""
+    entry = describe_variant(variant)
+    reason = variant.unavailable()
+    if reason:
+        return {**entry, "skipped": reason}, None
+    with fixed_threads(inputs.threads):
+        built, seconds = build_variant(variant, fp32, inputs)
+    weights = variant.save(built, models_dir / variant.artifact)
+    measured, evaluation = measure(built)
+    return {**entry, "setup_seconds": round(seconds, 3), "artifact": str(models_dir / variant.artifact),
+            "checkpoint_bytes": weights.stat().st_size, **measured}, evaluation
 
 
 def run_comparison(
@@ -61,29 +92,32 @@ def run_comparison(
     padding: str = "longest",
     seed: int = 0,
     progress: bool = True,
+    variants: str | list[str] | None = None,
 ) -> dict:
-    """Run the whole FP32-vs-INT8 comparison, save both models and write the JSON record to `out`."""
+    """Build and measure every chosen route (default: all), save each, and write the JSON record to `out`."""
     prof = resolve_profile(profile)
     threads = default_threads() if threads is None else threads
     check_settings(threads, batch_size, padding)  # before hours of loading, not after
+    chosen = select_variants(variants)
     split = load_sst2(data, "validation")
     examples = profile_examples(split, prof, seed)
     timed = latency_sentences(examples, prof, seed)
+    calibration = (calibration_sentences(data, prof.calibration_sentences, seed)
+                   if any(v.needs_calibration for v in chosen) else [])
 
     fp32 = load_classifier(model)
-    int8 = quantized_copy(fp32)
     models_dir = Path(models_dir)
-    save_classifier(fp32, models_dir / "baseline")
-    with known_quantization_warnings_silenced():
-        save_quantized(int8, models_dir / "quantized")
 
-    variants, evaluation = {}, None
-    for name, clf in (("fp32", fp32), ("int8_dynamic", int8)):
-        variants[name], evaluation = measure_variant(
-            clf, examples, prof, threads, batch_size, padding, timed, progress
-        )
-    variants["fp32"]["checkpoint_bytes"] = (models_dir / "baseline" / "model.safetensors").stat().st_size
-    variants["int8_dynamic"]["checkpoint_bytes"] = (models_dir / "quantized" / "quantized_state_dict.pt").stat().st_size
+    def measure(clf):
+        return measure_variant(clf, examples, prof, threads, batch_size, padding, timed, progress=False)
+
+    record_variants, evaluation = {}, None
+    with tempfile.TemporaryDirectory(prefix="book-variants-") as scratch:
+        for variant in tqdm(chosen, desc="variants", disable=not progress):
+            inputs = BuildInputs(calibration, threads, Path(scratch) / variant.name)
+            inputs.scratch.mkdir(parents=True)
+            record_variants[variant.name], result = run_variant(variant, fp32, inputs, models_dir, measure)
+            evaluation = evaluation or result
 
     record = {
         "schema_version": SCHEMA_VERSION,
@@ -95,9 +129,10 @@ def run_comparison(
         "seed": seed,
         "n_examples": len(examples),
         "labels": examples.labels,
+        "calibration": {"split": "train", "n_sentences": len(calibration), "seed": seed},
         "environment": describe_environment(threads),
         "eval": {**evaluation.settings(), "n_truncated": evaluation.n_truncated},
-        "variants": variants,
+        "variants": record_variants,
     }
     write_json(record, out)
     return record

@@ -8,9 +8,9 @@ import torch
 
 from .numerics import QuantParams
 from .size import MIB
+from .variants import VARIANTS, color, label
 
-COLORS = {"fp32": "#3b6ea5", "int8_dynamic": "#d9742b", "int8_torchao": "#5a9b52"}
-LABELS = {"fp32": "FP32", "int8_dynamic": "INT8 dynamic (torch.ao)", "int8_torchao": "INT8 (torchao, eager)"}
+COLORS = {name: v.color for name, v in VARIANTS.items()}
 
 
 def use_book_style() -> None:
@@ -20,10 +20,6 @@ def use_book_style() -> None:
         "axes.spines.top": False, "axes.spines.right": False, "axes.grid": True, "grid.alpha": 0.3,
         "axes.titleweight": "bold", "axes.titlesize": 11.5, "legend.frameon": False,
     })
-
-
-def label(variant: str) -> str:
-    return LABELS.get(variant, variant)
 
 
 def plot_quantization_grid(x: torch.Tensor, qp: QuantParams, title: str = ""):
@@ -83,41 +79,43 @@ def plot_parameter_breakdown(breakdowns: dict[str, dict]):
     return fig
 
 
-def plot_latency_vs_seq_len(record: dict):
-    """Median latency (p10–p90 band) against sequence length, batch 1, for each variant."""
-    fig, (ax, ratio) = plt.subplots(1, 2, figsize=(10, 3.8))
-    medians = {}
-    for name, variant in record["variants"].items():
+def plot_latency_vs_seq_len(record: dict, names: list[str] | None = None):
+    """Median latency (p10–p90 band) against sequence length at batch 1, and each route's speedup over FP32 eager."""
+    variants = {n: v for n, v in record["variants"].items() if "skipped" not in v and (names is None or n in names)}
+    fig, (ax, ratio) = plt.subplots(1, 2, figsize=(11, 4.2))
+    base = {r["seq_len"]: r["median"] for r in record["variants"]["fp32"]["latency_by_seq_len"]}
+    for name, variant in variants.items():
         rows = variant["latency_by_seq_len"]
         lens = [r["seq_len"] for r in rows]
-        medians[name] = [r["median"] for r in rows]
-        ax.plot(lens, medians[name], "o-", color=COLORS.get(name), label=label(name))
-        ax.fill_between(lens, [r["p10"] for r in rows], [r["p90"] for r in rows], color=COLORS.get(name), alpha=0.2)
+        ax.plot(lens, [r["median"] for r in rows], "o-", ms=3.5, color=color(name), label=label(name))
+        ax.fill_between(lens, [r["p10"] for r in rows], [r["p90"] for r in rows], color=color(name), alpha=0.15)
+        if name != "fp32":
+            ratio.plot(lens, [base[r["seq_len"]] / r["median"] for r in rows], "o-", ms=3.5, color=color(name))
     ax.set(yscale="log", ylabel="latency (ms)", title="Latency at batch 1")
     ax.yaxis.set_major_formatter(ScalarFormatter())
-    ax.legend()
-    ratio.plot(lens, [a / b for a, b in zip(medians["fp32"], medians["int8_dynamic"])], "o-", color="black")
     ratio.axhline(1, color="grey", lw=0.8)
-    ratio.set(ylabel="FP32 / INT8 median", title="Speedup", ylim=(0, None))
+    ratio.set(ylabel="FP32 eager / variant (median)", title="Speedup over FP32 eager", ylim=(0, None))
     for axis in (ax, ratio):
         axis.set_xscale("log", base=2)
-        axis.set_xticks(lens, [str(n) for n in lens])
+        axis.set_xticks(sorted(base), [str(n) for n in sorted(base)])
         axis.xaxis.set_minor_locator(NullLocator())
         axis.set_xlabel("sequence length (tokens)")
-    fig.tight_layout()
+    fig.legend(*ax.get_legend_handles_labels(), loc="lower center", ncols=3, fontsize=8.5)
+    fig.tight_layout(rect=(0, 0.06 + 0.045 * ((len(variants) - 1) // 3), 1, 1))
     return fig
 
 
 def bubble_chart(rows: list[dict]):
     """Accuracy against latency; bubble area ∝ size (NLP with Transformers, ch. 8). rows: name, latency_ms, accuracy, size_bytes."""
-    fig, ax = plt.subplots(figsize=(7.5, 4.2))
+    rows = [r for r in rows if "skipped" not in r]
+    fig, ax = plt.subplots(figsize=(9, 4.8))
     for row in rows:
         mib = row["size_bytes"] / MIB
-        ax.scatter(row["latency_ms"], 100 * row["accuracy"], s=12 * mib, alpha=0.55, color=COLORS.get(row["name"]),
+        ax.scatter(row["latency_ms"], 100 * row["accuracy"], s=8 * mib, alpha=0.6, color=color(row["name"]),
                    edgecolor="black", label=f"{label(row['name'])} ({mib:.0f} MiB)")
     ax.set(xlabel="median latency, batch 1 (ms)", ylabel="accuracy (%)", title="Accuracy, latency and size")
-    ax.margins(0.35)
-    legend = ax.legend(loc="best", labelspacing=1.6, borderpad=1.0)
+    ax.margins(0.25)
+    legend = ax.legend(loc="center left", bbox_to_anchor=(1.02, 0.5), labelspacing=1.2, fontsize=8.5)
     for handle in legend.legend_handles:
         handle.set_sizes([60])
     fig.tight_layout()
@@ -128,7 +126,7 @@ def plot_series(series: dict[str, tuple[list, list]], xlabel: str, ylabel: str, 
     """A line per variant: series maps variant → (x values, y values)."""
     fig, ax = plt.subplots(figsize=(7.5, 3.8))
     for name, (xs, ys) in series.items():
-        ax.plot(xs, ys, "o-", color=COLORS.get(name), label=label(name))
+        ax.plot(xs, ys, "o-", color=color(name), label=label(name))
     ax.set(xlabel=xlabel, ylabel=ylabel, title=title)
     if logx:
         ax.set_xscale("log", base=2)
@@ -146,7 +144,7 @@ def plot_layer_sqnr(rows: list[dict]):
     fig, ax = plt.subplots(figsize=(10, 4.6))
     positions = range(len(rows))
     ax.plot(positions, [r["per_tensor_db"] for r in rows], "o", color=COLORS["int8_dynamic"], label="per-tensor")
-    ax.plot(positions, [r["per_channel_db"] for r in rows], "s", color=COLORS["int8_torchao"], label="per-channel")
+    ax.plot(positions, [r["per_channel_db"] for r in rows], "s", color=COLORS["torchao_int8_compiled"], label="per-channel")
     short = [r["layer"].rsplit("layer.", 1)[-1] for r in rows]  # "bert.encoder.layer.0.output.dense" → "0.output.dense"
     ax.set_xticks(list(positions), short, rotation=90, fontsize=6.5)
     ax.set(ylabel="SQNR (dB)", title="INT8 weight SQNR of every Linear layer (higher is better)")

@@ -23,11 +23,14 @@ class Profile:
     seq_lens: tuple[int, ...]
     batch_sizes: tuple[int, ...]
     cell_timeout_s: int  # book build: a chapter cell running longer is taken as hung (see book_build)
+    calibration_sentences: int  # train sentences that calibrate static INT8
+    calibration_sizes: tuple[int, ...]  # the calibration study of the static-quantization chapter
 
 
 PROFILES = {
-    "full": Profile("full", None, 200, 30, 5, (8, 16, 32, 64, 128, 256, 512), (1, 2, 4, 8, 16, 32), 1800),
-    "smoke": Profile("smoke", 48, 12, 4, 2, (16, 64, 128), (1, 8), 300),
+    "full": Profile("full", None, 200, 30, 5, (8, 16, 32, 64, 128, 256, 512), (1, 2, 4, 8, 16, 32), 1800, 128,
+                    (8, 32, 128, 512)),
+    "smoke": Profile("smoke", 48, 12, 4, 2, (16, 64, 128), (1, 8), 900, 32, (8, 32)),
 }
 
 

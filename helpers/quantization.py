@@ -11,16 +11,24 @@ import torch
 from torch import nn
 
 
-def quantize_dynamic_int8(model: nn.Module, engine: str | None = None, copy: bool = True) -> nn.Module:
+def quantize_dynamic_int8(model: nn.Module, engine: str | None = None, copy: bool = True,
+                          embeddings: bool = False) -> nn.Module:
     """Dynamic INT8 post-training quantization of every nn.Linear (weights now, activations per batch).
 
     Calls the seed's method, `torch.ao.quantization.quantize_dynamic`, which this torch version
     marks deprecated (it still works); `engine` picks the kernel library (x86, fbgemm, qnnpack).
+    With `embeddings=True` every nn.Embedding is also stored in 8 bits, weight-only, with a float
+    scale and zero-point per row (`float_qparams_weight_only_qconfig`): lookups return FP32 rows.
     """
+    from torch.ao.quantization import default_dynamic_qconfig, float_qparams_weight_only_qconfig
+
     if engine is not None:
         torch.backends.quantized.engine = engine
     source = _copy.deepcopy(model) if copy else model
-    return torch.ao.quantization.quantize_dynamic(source.eval(), {nn.Linear}, dtype=torch.qint8)
+    spec = {nn.Linear: default_dynamic_qconfig}
+    if embeddings:
+        spec[nn.Embedding] = float_qparams_weight_only_qconfig
+    return torch.ao.quantization.quantize_dynamic(source.eval(), spec, dtype=torch.qint8)
 
 
 def quantize_torchao_int8(model: nn.Module, copy: bool = True) -> nn.Module:
@@ -53,6 +61,17 @@ def _is_dynamic_quantized_linear(module: nn.Module) -> bool:
     return isinstance(module, torch.ao.nn.quantized.dynamic.Linear)
 
 
+def quantized_embedding_names(model: nn.Module) -> list[str]:
+    """Names of the embeddings stored as 8-bit rows (quantize_dynamic_int8 with embeddings=True)."""
+    return [name for name, m in model.named_modules() if isinstance(m, torch.ao.nn.quantized.Embedding)]
+
+
+def torchao_int8_names(model: nn.Module) -> list[str]:
+    """Names of the Linear layers whose weight torchao replaced by an INT8 tensor subclass."""
+    return [name for name, m in model.named_modules()
+            if isinstance(m, nn.Linear) and hasattr(m.weight, "__tensor_flatten__")]
+
+
 def quantized_linear_names(model: nn.Module) -> list[str]:
     """Names of the modules that dynamic quantization replaced by INT8 Linear layers."""
     return [name for name, m in model.named_modules() if _is_dynamic_quantized_linear(m)]
@@ -64,11 +83,13 @@ def module_type_counts(model: nn.Module) -> dict[str, int]:
     def public_name(cls: type) -> str:  # torch.nn.modules.linear.Linear → torch.nn.Linear
         return f"{cls.__module__.split('.modules')[0]}.{cls.__name__}"
 
+    packed = (torch.ao.nn.quantized.modules.linear.LinearPackedParams,
+              torch.ao.nn.quantized.modules.embedding_ops.EmbeddingPackedParams)
+    whole = (torch.ao.nn.quantized.dynamic.Linear, torch.ao.nn.quantized.Embedding)
     counts = Counter(
         public_name(type(m))
         for m in model.modules()
-        if _is_dynamic_quantized_linear(m)
-        or (not list(m.children()) and not isinstance(m, torch.ao.nn.quantized.modules.linear.LinearPackedParams))
+        if isinstance(m, whole) or (not list(m.children()) and not isinstance(m, packed))
     )
     return dict(sorted(counts.items()))
 

@@ -1,4 +1,4 @@
-"""The comparison record (`results/comparison.json`) and its side-by-side table."""
+"""The comparison record (`results/comparison.json`), its per-route summaries and side-by-side table."""
 
 from __future__ import annotations
 
@@ -8,8 +8,9 @@ from pathlib import Path
 from .errors import BookError
 from .size import MIB
 
-SCHEMA_VERSION = 1
-REQUIRED_VARIANT_KEYS = ("accuracy", "predictions", "size_bytes", "latency_ms")
+SCHEMA_VERSION = 2
+BASELINE = "fp32"
+REQUIRED_VARIANT_KEYS = ("accuracy", "predictions", "size_bytes", "latency_ms", "method", "setup_seconds")
 
 
 def write_json(record: dict, path: str | Path) -> Path:
@@ -21,69 +22,108 @@ def write_json(record: dict, path: str | Path) -> Path:
 
 
 def load_comparison(path: str | Path) -> dict:
-    """Read and check a comparison written by `run_comparison`."""
+    """Read and check a comparison written by `run_comparison`: FP32 measured, every other route measured or skipped."""
     path = Path(path)
     if not path.is_file():
         raise BookError(f"No comparison at {path}: run `python -m helpers compare` first.")
     record = json.loads(path.read_text())
-    for name in ("fp32", "int8_dynamic"):
-        variant = record.get("variants", {}).get(name)
-        if variant is None or any(k not in variant for k in REQUIRED_VARIANT_KEYS):
-            raise BookError(f"{path} is not a comparison record: variant {name!r} is missing or incomplete.")
+    if record.get("schema_version") != SCHEMA_VERSION:
+        raise BookError(f"{path} has schema version {record.get('schema_version')}, not {SCHEMA_VERSION}: "
+                        "measure again with `python -m helpers compare`.")
+    variants = record.get("variants", {})
+    if BASELINE not in variants or "skipped" in variants[BASELINE]:
+        raise BookError(f"{path} is not a comparison record: the FP32 baseline is missing.")
+    for name, variant in variants.items():
+        if "skipped" not in variant and any(k not in variant for k in REQUIRED_VARIANT_KEYS):
+            raise BookError(f"{path} is not a comparison record: variant {name!r} is incomplete.")
     return record
 
 
-def summary(record: dict, baseline: str = "fp32", candidate: str = "int8_dynamic") -> dict:
-    """The headline ratios: speedup, size reduction, accuracy change (points) and flipped predictions."""
-    base, cand = record["variants"][baseline], record["variants"][candidate]
+def measured(record: dict) -> dict[str, dict]:
+    """The variants that ran (skipped ones left out), in record order."""
+    return {n: v for n, v in record["variants"].items() if "skipped" not in v}
+
+
+def best_fp32(record: dict) -> str:
+    """The fastest FP32 route of the record (median batch-1 latency): the fair baseline for speedups."""
+    fp32 = {n: v for n, v in measured(record).items() if v.get("precision", "fp32") == "fp32"}
+    return min(fp32, key=lambda n: fp32[n]["latency_ms"]["median"])
+
+
+def summary(record: dict, candidate: str = "int8_dynamic", baseline: str = BASELINE) -> dict:
+    """One route against FP32 eager (and against the fastest FP32 route): speedups, size, accuracy, flips."""
+    variants = record["variants"]
+    if candidate not in variants:
+        raise BookError(f"The record has no variant {candidate!r}; it has {list(variants)}.")
+    base, cand = variants[baseline], variants[candidate]
+    if "skipped" in cand:
+        raise BookError(f"{candidate} was skipped on this machine: {cand['skipped']}")
+    fastest = best_fp32(record)
     flips = sum(a != b for a, b in zip(base["predictions"], cand["predictions"]))
     return {
         "speedup": base["latency_ms"]["median"] / cand["latency_ms"]["median"],
+        "best_fp32": fastest,
+        "speedup_vs_best_fp32": variants[fastest]["latency_ms"]["median"] / cand["latency_ms"]["median"],
         "size_ratio": base["size_bytes"] / cand["size_bytes"],
+        "size_pct": 100 * cand["size_bytes"] / base["size_bytes"],
         "size_saved_pct": 100 * (1 - cand["size_bytes"] / base["size_bytes"]),
         "accuracy_delta_pts": 100 * (cand["accuracy"] - base["accuracy"]),
         "flipped_predictions": flips,
+        "setup_seconds": cand["setup_seconds"],
     }
 
 
+def summaries(record: dict) -> list[dict]:
+    """One row per variant (skipped ones with their reason): the data behind every table and chart."""
+    rows = []
+    for name, v in record["variants"].items():
+        row = {"name": name, "label": v["label"], "precision": v["precision"], "method": v["method"]}
+        if "skipped" in v:
+            rows.append({**row, "skipped": v["skipped"]})
+            continue
+        rows.append({**row, "accuracy": v["accuracy"], "size_bytes": v["size_bytes"],
+                     "latency_ms": v["latency_ms"]["median"], "latency_p90_ms": v["latency_ms"]["p90"],
+                     **summary(record, name)})
+    return rows
+
+
 def comparison_table(record: dict) -> str:
-    """A plain-text side-by-side table of the FP32 and INT8 variants."""
-    base, cand = record["variants"]["fp32"], record["variants"]["int8_dynamic"]
-    s = summary(record)
-    lat_b, lat_c = base["latency_ms"], cand["latency_ms"]
-    rows = [
-        ("", "FP32", "INT8 dynamic", "change"),
-        (
-            f"accuracy ({record['n_examples']} sentences)",
-            f"{100 * base['accuracy']:.2f}%",
-            f"{100 * cand['accuracy']:.2f}%",
-            f"{s['accuracy_delta_pts']:+.2f} pts, {s['flipped_predictions']} flipped",
-        ),
-        (
-            "size (state_dict)",
-            f"{base['size_bytes'] / MIB:.1f} MiB",
-            f"{cand['size_bytes'] / MIB:.1f} MiB",
-            f"{s['size_ratio']:.2f}x smaller ({s['size_saved_pct']:.0f}% saved)",
-        ),
-        (
-            f"latency, batch 1, median (p90)",
-            f"{lat_b['median']:.2f} ({lat_b['p90']:.2f}) ms",
-            f"{lat_c['median']:.2f} ({lat_c['p90']:.2f}) ms",
-            f"{s['speedup']:.2f}x faster",
-        ),
-    ]
-    widths = [max(len(r[i]) for r in rows) for i in range(4)]
-    lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in rows]
+    """A plain-text table: one row per route, speedups against FP32 eager and the fastest FP32 route."""
+    fastest = best_fp32(record)
+    header = ("variant", "accuracy", "vs FP32", "size", "of FP32", "median (p90) ms", "speedup",
+              f"vs {fastest}", "setup s")
+    rows = [header]
+    for r in summaries(record):
+        if "skipped" in r:
+            rows.append((r["name"], "skipped:", r["skipped"], "", "", "", "", "", ""))
+            continue
+        rows.append((
+            r["name"], f"{100 * r['accuracy']:.2f}%",
+            f"{r['accuracy_delta_pts']:+.2f} pts, {r['flipped_predictions']} flipped",
+            f"{r['size_bytes'] / MIB:.1f} MiB", f"{r['size_pct']:.0f}%",
+            f"{r['latency_ms']:.2f} ({r['latency_p90_ms']:.2f})", f"{r['speedup']:.2f}x",
+            f"{r['speedup_vs_best_fp32']:.2f}x", f"{r['setup_seconds']:.1f}",
+        ))
+    widths = [max(len(row[i]) for row in rows if row[1] != "skipped:") for i in range(len(header))]
+    lines = []
+    for row in rows:
+        if row[1] == "skipped:":
+            lines.append(f"{row[0].ljust(widths[0])}  skipped: {row[2]}")
+        else:
+            lines.append("  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip())
     lines.insert(1, "  ".join("-" * w for w in widths))
     env, ev = record["environment"], record["eval"]
+    lat = record["variants"][BASELINE]["latency_ms"]
     lines += [
         "",
+        f"speedup: FP32 eager median / variant median; vs {fastest}: the fastest FP32 route of this run",
         f"model: {record['model']}   data: {record['data']}   profile: {record['profile']}",
-        f"eval: batch {ev['batch_size']}, padding {ev['padding']}, max_length {ev['max_length']}, "
-        f"{ev['n_truncated']} sentences truncated",
-        f"latency: {lat_b['inputs']}, median {lat_b['seq_len']} tokens, {lat_b['repeats']} runs after "
-        f"{lat_b['warmup']} warm-up, {env['threads']} threads",
+        f"eval: {record['n_examples']} sentences, batch {ev['batch_size']}, padding {ev['padding']}, "
+        f"max_length {ev['max_length']}, {ev['n_truncated']} sentences truncated",
+        f"latency: {lat['inputs']}, batch 1, median {lat['seq_len']} tokens, {lat['repeats']} runs after "
+        f"{lat['warmup']} warm-up, {env['threads']} threads",
+        f"calibration: {record['calibration']['n_sentences']} sentences from the {record['calibration']['split']} split",
         f"cpu: {env['cpu']} [{', '.join(env['cpu_flags'])}]  engine: {env['quantized_engine']}  "
-        f"torch {env['torch']}  transformers {env['transformers']}",
+        f"torch {env['torch']}  transformers {env['transformers']}  onnxruntime {env.get('onnxruntime')}",
     ]
     return "\n".join(lines)

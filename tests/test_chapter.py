@@ -11,13 +11,15 @@ from helpers.widgets import compare_on_sentence, quantization_playground, senten
 
 @pytest.fixture(scope="module")
 def tiny_data(tmp_path_factory, shared_data):
-    """A 30-row copy of real SST-2 validation sentences, written in the Hugging Face schema."""
+    """30-row copies of real SST-2 train and validation sentences, written in the Hugging Face schema."""
     from helpers import load_sst2
 
-    split = load_sst2(str(shared_data))
     directory = tmp_path_factory.mktemp("sst2-small")
-    rows = {"sentence": split.sentences[:30], "label": split.labels[:30], "idx": list(range(30))}
-    return write_parquet(directory, "validation", rows)
+    for name in ("train", "validation"):
+        split = load_sst2(str(shared_data), name)
+        rows = {"sentence": split.sentences[:30], "label": split.labels[:30], "idx": list(range(30))}
+        write_parquet(directory, name, rows)
+    return directory
 
 
 def test_setup_resolves_parameters_from_the_environment(monkeypatch, tmp_path, tiny_bert, tiny_data):
@@ -35,13 +37,16 @@ def test_setup_resolves_parameters_from_the_environment(monkeypatch, tmp_path, t
 
 def test_comparison_is_reused_only_when_it_matches_the_chapter(tmp_path, tiny_bert, tiny_data):
     chapter = setup_chapter(str(tiny_bert), str(tiny_data), "smoke", 0, tmp_path / "results", threads=1)
-    first = comparison_for(chapter, progress=False)
+    first = comparison_for(chapter, progress=False, variants="int8_dynamic")
     assert chapter.comparison_path.is_file() and first["n_examples"] == 30
+    assert list(first["variants"]) == ["fp32", "int8_dynamic"]
     marked = {**first, "created": "reused"}
     chapter.comparison_path.write_text(json.dumps(marked))
-    assert comparison_for(chapter, progress=False)["created"] == "reused"
+    assert comparison_for(chapter, progress=False, variants="int8_dynamic")["created"] == "reused"
+    more = comparison_for(chapter, progress=False, variants="int8_dynamic,int8_dynamic_embeddings")
+    assert more["created"] != "reused" and "int8_dynamic_embeddings" in more["variants"]  # a missing route
     other_seed = setup_chapter(str(tiny_bert), str(tiny_data), "smoke", 1, tmp_path / "results", threads=1)
-    assert comparison_for(other_seed, progress=False)["created"] != "reused"  # measured afresh
+    assert comparison_for(other_seed, progress=False, variants="int8_dynamic")["created"] != "reused"
 
 
 def test_compare_on_sentence_reports_both_models(tiny_bert):

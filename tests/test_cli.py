@@ -20,7 +20,7 @@ def run_cli(*args, env=None, cwd=None):
 def test_compare_smoke_end_to_end(tmp_path, shared_model, shared_data):
     out = tmp_path / "results" / "comparison.json"
     proc = run_cli("compare", "--profile", "smoke", "--out", str(out), "--models-dir", str(tmp_path / "models"),
-                   "--threads", "1", "--no-progress",
+                   "--threads", "1", "--no-progress", "--variants", "int8_dynamic,onnx_int8_dynamic",
                    env={"BOOK_MODEL": str(shared_model), "BOOK_DATA": str(shared_data)})
     assert proc.returncode == 0, proc.stderr
     record = load_comparison(out)
@@ -29,17 +29,27 @@ def test_compare_smoke_end_to_end(tmp_path, shared_model, shared_data):
     assert record["eval"] == {"batch_size": 32, "padding": "longest", "max_length": 512, "n_truncated": 0}
     n = record["n_examples"]
     assert n == len(record["labels"]) == 48
-    for name in ("fp32", "int8_dynamic"):
-        v = record["variants"][name]
+    assert list(record["variants"]) == ["fp32", "int8_dynamic", "onnx_int8_dynamic"]
+    for name, v in record["variants"].items():
         assert len(v["predictions"]) == n
         assert v["accuracy"] == sum(p == y for p, y in zip(v["predictions"], record["labels"])) / n
         assert {"median", "p90", "batch_size", "seq_len", "repeats"} <= set(v["latency_ms"])
+        assert v["method"] and v["setup_seconds"] >= 0 and v["checkpoint_bytes"] > 0
+        assert f"{100 * v['accuracy']:.2f}%" in proc.stdout
     assert record["variants"]["int8_dynamic"]["size_bytes"] < record["variants"]["fp32"]["size_bytes"]
-    s = summary(record)
-    assert f"{100 * record['variants']['fp32']['accuracy']:.2f}%" in proc.stdout
-    assert f"{s['size_ratio']:.2f}x smaller" in proc.stdout
+    for name in ("int8_dynamic", "onnx_int8_dynamic"):
+        s = summary(record, name)
+        assert f"{s['speedup']:.2f}x" in proc.stdout and f"{s['size_pct']:.0f}%" in proc.stdout
     assert (tmp_path / "models" / "quantized" / "quantization.json").is_file()
     assert (tmp_path / "models" / "baseline" / "model.safetensors").is_file()
+    assert (tmp_path / "models" / "onnx" / "onnx" / "model_quantized.onnx").is_file()
+
+
+def test_unknown_variant_is_refused_before_any_work(tmp_path, shared_model, shared_data):
+    proc = run_cli("compare", "--model", str(shared_model), "--data", str(shared_data), "--variants", "int4_magic",
+                   "--out", str(tmp_path / "c.json"), "--models-dir", str(tmp_path / "m"))
+    assert proc.returncode == 2 and "Unknown variant" in proc.stderr and "int8_static" in proc.stderr
+    assert not (tmp_path / "m").exists()
 
 
 def test_missing_model_directory_exits_with_a_message(tmp_path, shared_data):

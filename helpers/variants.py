@@ -1,0 +1,232 @@
+"""Every route from the FP32 classifier to a deployable model, as data: one registry entry per route.
+
+A `Variant` names a route, says in one line how it works, builds it from the FP32 classifier (with
+calibration sentences where it needs them), saves it and loads it back. The pipeline, the report,
+the figures and the chapters iterate over `VARIANTS`; adding a route means adding one entry here.
+"""
+
+from __future__ import annotations
+
+import copy
+import platform
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from .compiling import compile_and_warm, compiler_missing, uncompiled
+from .errors import BookError
+from .models import Classifier, load_classifier, load_quantized, save_classifier, save_quantized
+from .onnx_runtime import OrtModel, export_onnx, onnxruntime_missing, quantize_onnx_dynamic, save_onnx
+from .quantization import known_quantization_warnings_silenced, quantize_dynamic_int8, quantize_torchao_int8
+from .static_quantization import ExportedClassifier, load_static, quantize_static_int8, save_static
+
+BASELINE = "fp32"
+
+
+@dataclass(frozen=True)
+class BuildInputs:
+    """What a builder may use besides the FP32 classifier."""
+
+    calibration: list[str] = field(default_factory=list)  # sentences from the train split, never validation
+    threads: int = 1
+    scratch: Path = Path(tempfile.gettempdir())  # where a builder may write intermediate files
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One route: how to build it, save it, load it, and how the book names and draws it."""
+
+    name: str
+    label: str
+    method: str  # one line: what the route does
+    precision: str  # "fp32" or "int8"
+    build: Callable[[Classifier, BuildInputs], Classifier]
+    save: Callable[[Classifier, Path], Path]  # returns the weights file
+    load: Callable[[Path, int], Classifier]  # (directory, threads); compiled routes load uncompiled
+    artifact: str  # folder under models/
+    color: str
+    deploys: str  # what you ship
+    api: str  # maintained, deprecated…
+    needs_calibration: bool = False
+    compiled: bool = False
+    requirements: tuple[Callable[[], str | None], ...] = ()
+
+    def unavailable(self) -> str | None:
+        """Why this route cannot run on this machine, or None."""
+        return next((reason for check in self.requirements if (reason := check())), None)
+
+
+def _with_model(clf: Classifier, model) -> Classifier:
+    return Classifier(model, clf.tokenizer, clf.source, clf.max_length)
+
+
+def _compiled(clf: Classifier) -> Classifier:
+    return _with_model(clf, compile_and_warm(clf.model, clf.tokenizer, clf.max_length))
+
+
+def _not_x86() -> str | None:
+    if platform.machine().lower() not in ("x86_64", "amd64"):
+        return f"the x86 inductor quantizer needs an x86-64 CPU; this is {platform.machine()}"
+    return None
+
+
+# --- builders -------------------------------------------------------------------------------------
+
+def _dynamic(clf, _inputs, embeddings=False):
+    with known_quantization_warnings_silenced():
+        return _with_model(clf, quantize_dynamic_int8(clf.model, embeddings=embeddings))
+
+
+def _static(clf, inputs):
+    model = quantize_static_int8(clf.model, clf.tokenizer, clf.max_length, inputs.calibration)
+    graph = compile_and_warm(model.graph, clf.tokenizer, clf.max_length)
+    return _with_model(clf, ExportedClassifier(graph, model.config, model.input_names))
+
+
+def _onnx(clf, inputs, quantized=False):
+    path = export_onnx(clf.model, clf.tokenizer, Path(inputs.scratch) / "model.onnx")
+    if quantized:
+        path = quantize_onnx_dynamic(path, Path(inputs.scratch) / "model_quantized.onnx")
+    return _with_model(clf, OrtModel(path, clf.model.config, inputs.threads))
+
+
+# --- savers and loaders ---------------------------------------------------------------------------
+
+def _save_fp32(clf, directory):
+    return save_classifier(clf, directory) / "model.safetensors"
+
+
+def _save_eager_quantized(clf, directory):
+    with known_quantization_warnings_silenced():
+        return save_quantized(_with_model(clf, uncompiled(clf.model)), directory) / "quantized_state_dict.pt"
+
+
+def _load_eager_quantized(directory, _threads):
+    with known_quantization_warnings_silenced():
+        return load_quantized(directory)
+
+
+def _save_static(clf, directory):
+    model = uncompiled(clf.model)
+    meta = {"method": "torchao pt2e prepare_pt2e/convert_pt2e, X86InductorQuantizer", "max_length": clf.max_length,
+            "source": clf.source}
+    return save_static(model, clf.tokenizer, clf.max_length, directory, meta) / "model.pt2"
+
+
+def _load_static(directory, _threads):
+    from transformers import AutoTokenizer
+
+    model, meta = load_static(directory)
+    tokenizer = AutoTokenizer.from_pretrained(directory, local_files_only=True)
+    return Classifier(model, tokenizer, meta["source"], int(meta["max_length"]))
+
+
+def _onnx_saver(kind):
+    def save(clf, directory):
+        meta = {"kind": kind, "max_length": clf.max_length, "source": clf.source}
+        return save_onnx(clf.model.path, clf.model.config, clf.tokenizer, directory, kind, meta)
+    return save
+
+
+def _onnx_loader(kind):
+    def load(directory, threads):
+        import json
+
+        from transformers import AutoConfig, AutoTokenizer
+
+        from .onnx_runtime import FILES, ONNX_SUBDIR
+
+        directory = Path(directory)
+        meta_path = directory / f"{Path(FILES[kind]).stem}.json"
+        if not meta_path.is_file():
+            raise BookError(f"{directory} holds no {kind} ONNX model: no {meta_path.name}.")
+        meta = json.loads(meta_path.read_text())
+        config = AutoConfig.from_pretrained(directory, local_files_only=True)
+        tokenizer = AutoTokenizer.from_pretrained(directory, local_files_only=True)
+        model = OrtModel(directory / ONNX_SUBDIR / FILES[kind], config, threads)
+        return Classifier(model, tokenizer, meta["source"], int(meta["max_length"]))
+    return load
+
+
+def _load_fp32(directory, _threads):
+    return load_classifier(str(directory))
+
+
+_TORCH_AO = "deprecated (torch.ao.quantization; still works)"
+VARIANTS: dict[str, Variant] = {v.name: v for v in (
+    Variant("fp32", "FP32 eager", "the fine-tuned model as loaded: FP32 weights, eager PyTorch", "fp32",
+            lambda clf, _: clf, _save_fp32, _load_fp32, "baseline", "#3b6ea5",
+            "safetensors + transformers", "maintained"),
+    Variant("fp32_compiled", "FP32 compiled", "torch.compile (inductor, freezing, dynamic shapes) of the FP32 model",
+            "fp32", lambda clf, _: _compiled(clf), _save_fp32, _load_fp32, "baseline", "#7aa6d6",
+            "safetensors; compiles at start-up", "maintained", compiled=True, requirements=(compiler_missing,)),
+    Variant("onnx_fp32", "FP32 ONNX Runtime", "exported to ONNX (opset 17) and run by ONNX Runtime, FP32",
+            "fp32", lambda clf, inputs: _onnx(clf, inputs), _onnx_saver("fp32"), _onnx_loader("fp32"), "onnx",
+            "#1f3f66", ".onnx file + onnxruntime", "maintained", requirements=(onnxruntime_missing,)),
+    Variant("int8_dynamic", "INT8 dynamic (torch.ao)",
+            "quantize_dynamic: INT8 Linear weights, activations quantized per batch at run time", "int8",
+            _dynamic, _save_eager_quantized, _load_eager_quantized, "quantized", "#d9742b",
+            "state_dict + load_quantized", _TORCH_AO),
+    Variant("int8_dynamic_embeddings", "INT8 dynamic + 8-bit embeddings",
+            "quantize_dynamic on Linear layers, plus 8-bit embedding rows (per-row float scale and offset)",
+            "int8", lambda clf, inputs: _dynamic(clf, inputs, embeddings=True), _save_eager_quantized,
+            _load_eager_quantized, "int8_dynamic_embeddings", "#b5521b", "state_dict + load_quantized", _TORCH_AO),
+    Variant("int8_static", "INT8 static (PT2E, compiled)",
+            "PT2E static PTQ: activation ranges calibrated on train sentences, x86 inductor, torch.compile",
+            "int8", _static, _save_static, _load_static, "int8_static", "#8e44ad",
+            ".pt2 exported program; compiles at start-up", "maintained (torchao pt2e)",
+            needs_calibration=True, compiled=True, requirements=(_not_x86, compiler_missing)),
+    Variant("torchao_int8", "INT8 torchao (eager)",
+            "torchao quantize_ with Int8DynamicActivationInt8WeightConfig, run eagerly", "int8",
+            lambda clf, _: _with_model(clf, quantize_torchao_int8(clf.model)), _save_eager_quantized,
+            _load_eager_quantized, "torchao_int8", "#7fbf6a", "state_dict + torchao", "maintained (torchao)"),
+    Variant("torchao_int8_compiled", "INT8 torchao (compiled)",
+            "torchao Int8DynamicActivationInt8WeightConfig, then torch.compile fuses quantize and matmul",
+            "int8", lambda clf, _: _compiled(_with_model(clf, quantize_torchao_int8(clf.model))),
+            _save_eager_quantized, _load_eager_quantized, "torchao_int8", "#3d7f32",
+            "state_dict + torchao; compiles at start-up", "maintained (torchao)", compiled=True,
+            requirements=(compiler_missing,)),
+    Variant("onnx_int8_dynamic", "INT8 dynamic (ONNX Runtime)",
+            "ONNX Runtime quantize_dynamic: INT8 MatMul and embedding weights, activations per call", "int8",
+            lambda clf, inputs: _onnx(clf, inputs, quantized=True), _onnx_saver("int8_dynamic"),
+            _onnx_loader("int8_dynamic"), "onnx", "#c0392b", ".onnx file + onnxruntime", "maintained",
+            requirements=(onnxruntime_missing,)),
+)}
+
+
+def select_variants(names: str | list[str] | None = None) -> list[Variant]:
+    """The routes to run, in registry order, the FP32 baseline always first; refuses unknown names."""
+    if names is None or names == "all":
+        return list(VARIANTS.values())
+    if isinstance(names, str):
+        names = [n.strip() for n in names.split(",") if n.strip()]
+    unknown = [n for n in names if n not in VARIANTS]
+    if unknown:
+        raise BookError(f"Unknown variant(s) {unknown}; choose from {list(VARIANTS)}.")
+    wanted = set(names) | {BASELINE}
+    return [v for v in VARIANTS.values() if v.name in wanted]
+
+
+def build_variant(variant: Variant, fp32: Classifier, inputs: BuildInputs) -> tuple[Classifier, float]:
+    """Build one route from the FP32 classifier; returns it and the seconds it took (compiling included)."""
+    if variant.needs_calibration and not inputs.calibration:
+        raise BookError(f"{variant.name} needs calibration sentences from the train split.")
+    start = time.perf_counter()
+    built = variant.build(fp32, inputs)
+    return built, time.perf_counter() - start
+
+
+def label(name: str) -> str:
+    """The name a figure or table shows for a variant."""
+    return VARIANTS[name].label if name in VARIANTS else name
+
+
+def color(name: str) -> str | None:
+    return VARIANTS[name].color if name in VARIANTS else None
+
+
+def fresh_copy(clf: Classifier) -> Classifier:
+    """A deep copy of an eager PyTorch classifier (routes must not change the FP32 model)."""
+    return _with_model(clf, copy.deepcopy(clf.model))

@@ -1,0 +1,134 @@
+"""The route registry: every route builds, saves and reloads to the same logits; skipped routes are recorded."""
+
+import pytest
+import torch
+
+from helpers import BookError, BuildInputs, VARIANTS, build_variant, load_classifier, parameter_breakdown, select_variants
+from helpers.compiling import uncompiled
+from helpers.pipeline import run_variant
+from helpers.size import model_bytes
+from helpers.variants import Variant
+
+SENTENCES = ["a gripping, beautifully acted drama", "flat and lifeless", "it is a movie , and it has a plot ."]
+CALIBRATION = ["a fine film", "an utterly tedious and overlong mess of a thriller", "good", "bad acting",
+               "the cast is wonderful and the script is sharp , funny and sad"]
+EAGER = [n for n, v in VARIANTS.items() if not v.compiled]
+
+
+def logits(clf, sentences=SENTENCES):
+    batch = clf.tokenizer(sentences, padding=True, truncation=True, max_length=clf.max_length, return_tensors="pt")
+    with torch.inference_mode():
+        return clf.model(**batch).logits.float()
+
+
+def without_compile(clf):
+    return type(clf)(uncompiled(clf.model), clf.tokenizer, clf.source, clf.max_length)
+
+
+def build(name, clf, tmp_path):
+    scratch = tmp_path / "scratch"
+    scratch.mkdir(exist_ok=True)
+    return build_variant(VARIANTS[name], clf, BuildInputs(CALIBRATION, 1, scratch))[0]
+
+
+def test_the_registry_holds_the_routes_later_chapters_rely_on():
+    assert list(VARIANTS)[0] == "fp32"
+    assert {"int8_dynamic", "int8_dynamic_embeddings", "int8_static", "torchao_int8", "torchao_int8_compiled",
+            "onnx_fp32", "onnx_int8_dynamic", "fp32_compiled"} <= set(VARIANTS)
+    for v in VARIANTS.values():
+        assert v.label and v.method and v.deploys and v.api and v.precision in ("fp32", "int8")
+    assert [v.name for v in select_variants("onnx_int8_dynamic, int8_dynamic")] == ["fp32", "int8_dynamic",
+                                                                                  "onnx_int8_dynamic"]
+    with pytest.raises(BookError, match="Unknown variant"):
+        select_variants("int4_magic")
+
+
+@pytest.mark.parametrize("name", EAGER)
+@pytest.mark.parametrize("fixture", ["tiny_bert", "tiny_distilbert"])
+def test_every_eager_route_reloads_to_identical_logits(request, tmp_path, fixture, name):
+    fp32 = load_classifier(str(request.getfixturevalue(fixture)))
+    built = build(name, fp32, tmp_path)
+    assert not fp32.model.training and not getattr(built.model, "training", False)
+    VARIANTS[name].save(built, tmp_path / "saved")
+    back = VARIANTS[name].load(tmp_path / "saved", 1)
+    assert torch.equal(logits(built), logits(back))
+    assert back.max_length == fp32.max_length and back.label_names == fp32.label_names
+    close = 0.05 + 0.1 * logits(fp32).abs().max()  # INT8 stays near FP32 even with random weights
+    assert (logits(built) - logits(fp32)).abs().max() <= close
+
+
+@pytest.mark.parametrize("name", [n for n, v in VARIANTS.items() if v.compiled])
+def test_a_compiled_route_saves_the_model_it_compiled(tmp_path, tiny_bert, name):
+    fp32 = load_classifier(str(tiny_bert))
+    built = build(name, fp32, tmp_path)
+    plain_clf = without_compile(built)
+    assert plain_clf.model is not built.model
+    VARIANTS[name].save(built, tmp_path / "saved")
+    back = VARIANTS[name].load(tmp_path / "saved", 1)
+    assert torch.equal(logits(plain_clf), logits(back))
+    assert torch.allclose(logits(built), logits(plain_clf), atol=1e-3 + 0.05 * logits(plain_clf).abs().max())
+
+
+@pytest.mark.parametrize("name", ["int8_dynamic_embeddings", "torchao_int8", "onnx_int8_dynamic", "int8_static"])
+def test_routes_on_the_shared_model_agree_with_fp32_and_round_trip(tmp_path, shared_model, name):
+    fp32 = load_classifier(str(shared_model))
+    built = build(name, fp32, tmp_path)
+    VARIANTS[name].save(built, tmp_path / "saved")
+    back = VARIANTS[name].load(tmp_path / "saved", 1)
+    assert torch.equal(logits(without_compile(built)), logits(back))
+    assert (logits(built).argmax(-1) == logits(fp32).argmax(-1)).all()
+
+
+def test_onnx_fp32_matches_pytorch_at_several_shapes(tmp_path, shared_model):
+    fp32 = load_classifier(str(shared_model))
+    onnx = build("onnx_fp32", fp32, tmp_path)
+    assert not fp32.model.training  # exporting must not switch dropout on in the model it exported
+    for sentences in (SENTENCES[:1], SENTENCES, SENTENCES * 3, [" ".join(SENTENCES * 12)]):
+        assert torch.allclose(logits(onnx, sentences), logits(fp32, sentences), atol=1e-4)
+
+
+def test_eight_bit_embeddings_shrink_the_model_below_linear_only_int8(tmp_path, shared_model):
+    fp32 = load_classifier(str(shared_model))
+    linear_only, with_embeddings = build("int8_dynamic", fp32, tmp_path), build("int8_dynamic_embeddings", fp32, tmp_path)
+    groups = parameter_breakdown(with_embeddings.model)
+    assert groups["embeddings"]["bytes"] < parameter_breakdown(linear_only.model)["embeddings"]["bytes"] / 3.5
+    assert model_bytes(with_embeddings.model) < 0.3 * model_bytes(fp32.model) < model_bytes(linear_only.model)
+    assert with_embeddings.model.bert.embeddings.word_embeddings.weight().dtype == torch.quint8
+
+
+@pytest.mark.parametrize("name", ["fp32", "int8_dynamic", "int8_static", "onnx_int8_dynamic", "torchao_int8"])
+def test_parameter_groups_account_for_the_model_size(tmp_path, tiny_bert, name):
+    built = build(name, load_classifier(str(tiny_bert)), tmp_path)
+    groups = parameter_breakdown(built.model)
+    counted = sum(g["bytes"] for g in groups.values())
+    assert groups["embeddings"]["bytes"] > 0 and groups["linear"]["bytes"] > 0
+    assert 0.8 * model_bytes(built.model) <= counted <= model_bytes(built.model)
+
+
+def test_static_quantization_needs_calibration_sentences(tiny_bert):
+    with pytest.raises(BookError, match="calibration"):
+        build_variant(VARIANTS["int8_static"], load_classifier(str(tiny_bert)), BuildInputs([], 1))
+
+
+def test_histogram_calibration_never_widens_the_min_max_range(tiny_bert):
+    from helpers.static_quantization import activation_ranges, calibrate, prepare_static
+
+    clf = load_classifier(str(tiny_bert))
+    ranges = {}
+    for observer in ("minmax", "histogram"):
+        prepared = prepare_static(clf.model, clf.tokenizer, clf.max_length, observer)
+        calibrate(prepared, clf.tokenizer, CALIBRATION, clf.max_length)
+        ranges[observer] = activation_ranges(prepared)
+    assert len(ranges["minmax"]) == len(ranges["histogram"]) > 0
+    for mm, hist in zip(ranges["minmax"], ranges["histogram"]):
+        assert (mm["min"], mm["max"]) == (hist["min"], hist["max"])  # both saw the same activations
+        assert hist["scale"] <= mm["scale"] * (1 + 1e-6)
+
+
+def test_a_route_this_machine_cannot_run_is_recorded_as_skipped(tmp_path, tiny_bert):
+    absent = Variant("int8_imaginary", "INT8 imaginary", "needs hardware this machine lacks", "int8",
+                     lambda clf, _: clf, lambda clf, d: d, lambda d, t: None, "imaginary", "#000000", "-", "-",
+                     requirements=(lambda: None, lambda: "no imaginary accelerator here"))
+    entry, evaluation = run_variant(absent, load_classifier(str(tiny_bert)), BuildInputs(), tmp_path, None)
+    assert entry["skipped"] == "no imaginary accelerator here" and evaluation is None
+    assert entry["method"] == "needs hardware this machine lacks" and not (tmp_path / "imaginary").exists()
