@@ -31,6 +31,10 @@ class Chapter:
         return self.output_dir / "comparison.json"
 
     @property
+    def shape_path(self) -> Path:
+        return self.output_dir / "distilbert_shape.json"
+
+    @property
     def models_dir(self) -> Path:
         return self.output_dir.parent / "models"
 
@@ -41,6 +45,12 @@ class Chapter:
     def latency_sentences(self) -> list[str]:
         """The real sentences the benchmark times one by one at batch 1."""
         return latency_sentences(self.examples(), self.profile, self.seed)
+
+    def train_sentences(self, n: int) -> list[str]:
+        """`n` fixed sentences from the **train** split, for calibration (never validation)."""
+        from .pipeline import calibration_sentences
+
+        return calibration_sentences(self.data, n, self.seed)
 
     def describe(self) -> str:
         return (
@@ -71,6 +81,14 @@ def setup_chapter(model=None, data=None, profile=None, seed: int = 0, output_dir
     )
 
 
+def glue_values(**values) -> None:
+    """Make each value available to the chapter's prose as {glue:text}`name` (myst-nb), without showing it."""
+    from myst_nb import glue
+
+    for name, value in values.items():
+        glue(name, value, display=False)
+
+
 def comparison_for(chapter: Chapter, progress: bool = True, variants: str | list[str] | None = None) -> dict:
     """This build's comparison record: reuse `comparison.json` if it matches the chapter and holds the
     chosen routes (default: all), else measure."""
@@ -94,3 +112,20 @@ def comparison_for(chapter: Chapter, progress: bool = True, variants: str | list
         models_dir=chapter.models_dir, threads=chapter.threads, seed=chapter.seed, progress=progress,
         variants=variants,
     )
+
+
+def shape_comparison_for(chapter: Chapter, progress: bool = True) -> dict:
+    """Every route's size and latency on a DistilBERT-shaped classifier: reuse the record if it matches."""
+    import json
+
+    from .shapes import run_shape_comparison
+
+    path = chapter.shape_path
+    if path.is_file():
+        record = json.loads(path.read_text())
+        wanted = {"tokenizer": chapter.model, "profile": chapter.profile.name, "seed": chapter.seed}
+        if (all(record.get(k) == v for k, v in wanted.items())
+                and record["environment"]["threads"] == chapter.threads):
+            return record
+    return run_shape_comparison(chapter.model, chapter.data, chapter.profile.name, path, chapter.threads,
+                                chapter.seed, progress=progress)

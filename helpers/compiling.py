@@ -30,6 +30,10 @@ def configure_inductor() -> None:
     silently falls back to eager, which would make a "compiled" timing an eager one.
     """
     torch._inductor.config.freezing = True
+    # inductor's oneDNN lowering copies INT8 zero-points with torch.tensor(tensor) and says so each time it
+    # compiles a shape, measurements included; the copy is correct, the advice is for inductor's authors.
+    warnings.filterwarnings("ignore", message="To copy construct from a tensor", category=UserWarning,
+                            module="torch._inductor")
     torch._dynamo.config.recompile_limit = max(torch._dynamo.config.recompile_limit, 64)
     torch._dynamo.config.accumulated_recompile_limit = max(torch._dynamo.config.accumulated_recompile_limit, 512)
 

@@ -144,3 +144,13 @@ def onnx_breakdown(path: str | Path) -> dict[str, dict[str, int]]:
         groups[group]["params"] += int(array.size)
         groups[group]["bytes"] += int(array.nbytes)
     return groups
+
+
+def onnx_operator_counts(path: str | Path) -> dict[str, int]:
+    """How many nodes of each operator type an ONNX graph holds (most frequent first)."""
+    import collections
+
+    import onnx
+
+    counts = collections.Counter(node.op_type for node in onnx.load(str(path)).graph.node)
+    return dict(counts.most_common())

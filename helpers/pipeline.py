@@ -6,6 +6,7 @@ import tempfile
 from datetime import datetime, timezone
 from pathlib import Path
 
+import torch
 from tqdm.auto import tqdm
 
 from .data import fixed_subset, load_sst2
@@ -13,6 +14,7 @@ from .environment import default_threads, describe_environment
 from .evaluation import Evaluation, check_batching, evaluate
 from .latency import check_threads, fixed_threads, latency_at_shape, latency_on_sentences
 from .models import Classifier, load_classifier
+from .profiling import top_operators
 from .profiles import latency_sentences, profile_examples, resolve_profile
 from .quantization import known_quantization_warnings_silenced, quantize_dynamic_int8
 from .report import SCHEMA_VERSION, write_json
@@ -56,6 +58,8 @@ def measure_variant(clf: Classifier, data, profile, threads: int, batch_size: in
         "parameters": parameter_breakdown(clf.model),
         "latency_ms": latency_on_sentences(clf, timed_sentences, threads, profile.warmup).to_dict(),
         "latency_by_seq_len": by_len,
+        "operators": (top_operators(clf, min(128, clf.max_length), threads)
+                          if isinstance(clf.model, torch.nn.Module) else None),
     }, result
 
 
@@ -77,7 +81,7 @@ def run_variant(variant: Variant, fp32: Classifier, inputs: BuildInputs, models_
         built, seconds = build_variant(variant, fp32, inputs)
     weights = variant.save(built, models_dir / variant.artifact)
     measured, evaluation = measure(built)
-    return {**entry, "setup_seconds": round(seconds, 3), "artifact": str(models_dir / variant.artifact),
+    return {**entry, "setup_seconds": round(seconds, 3), "artifact": str((models_dir / variant.artifact).resolve()),
             "checkpoint_bytes": weights.stat().st_size, **measured}, evaluation
 
 

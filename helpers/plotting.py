@@ -60,9 +60,9 @@ def plot_error_histogram(errors: dict[str, torch.Tensor], scale: float | None = 
 
 def plot_parameter_breakdown(breakdowns: dict[str, dict]):
     """Stacked bars of MiB per group (embeddings, Linear, other) for each variant."""
-    fig, ax = plt.subplots(figsize=(7.5, 2.6))
-    groups = [("embeddings", "#8c8c8c"), ("linear", "#d9742b"), ("other", "#3b6ea5")]
     names = list(breakdowns)
+    fig, ax = plt.subplots(figsize=(8.5, 1.3 + 0.42 * len(names)))
+    groups = [("embeddings", "#8c8c8c"), ("linear", "#d9742b"), ("other", "#3b6ea5")]
     for row, name in enumerate(names):
         left = 0.0
         for group, color in groups:
@@ -113,8 +113,12 @@ def bubble_chart(rows: list[dict]):
         mib = row["size_bytes"] / MIB
         ax.scatter(row["latency_ms"], 100 * row["accuracy"], s=8 * mib, alpha=0.6, color=color(row["name"]),
                    edgecolor="black", label=f"{label(row['name'])} ({mib:.0f} MiB)")
-    ax.set(xlabel="median latency, batch 1 (ms)", ylabel="accuracy (%)", title="Accuracy, latency and size")
-    ax.margins(0.25)
+    ax.set(xlabel="median latency, batch 1 (ms, log scale)", ylabel="accuracy (%)", title="Accuracy, latency and size")
+    ax.set_xscale("log")
+    ax.xaxis.set_major_formatter(ScalarFormatter())
+    ax.xaxis.set_minor_formatter(ScalarFormatter())
+    ax.tick_params(axis="x", which="minor", labelsize=7.5)
+    ax.margins(0.2)
     legend = ax.legend(loc="center left", bbox_to_anchor=(1.02, 0.5), labelspacing=1.2, fontsize=8.5)
     for handle in legend.legend_handles:
         handle.set_sizes([60])
@@ -151,3 +155,50 @@ def plot_layer_sqnr(rows: list[dict]):
     ax.legend()
     fig.tight_layout()
     return fig
+
+
+def plot_activation_ranges(ranges: dict[str, list[dict]]):
+    """The range each static-INT8 observer recorded, per observer kind: where the UINT8 grid sits.
+
+    ranges maps an observer kind ("minmax", "histogram") to `activation_ranges` rows, in graph order.
+    """
+    fig, (span, step) = plt.subplots(1, 2, figsize=(11, 4.0), gridspec_kw={"width_ratios": [3, 2]})
+    palette = {"minmax": "#8e44ad", "histogram": "#d9742b"}
+    for offset, (kind, rows) in zip((-0.18, 0.18), ranges.items()):
+        xs = [i + offset for i in range(len(rows))]
+        span.vlines(xs, [r["min"] for r in rows], [r["max"] for r in rows], color=palette.get(kind), lw=2.6,
+                    label=kind)
+        step.plot(range(len(rows)), [r["scale"] for r in rows], "o", ms=3.5, color=palette.get(kind), label=kind)
+    span.axhline(0, color="black", lw=0.6)
+    span.set(xlabel="quantized activation (graph order)", ylabel="calibrated range",
+             title="Activation ranges after calibration", yscale="symlog")
+    step.set(xlabel="quantized activation (graph order)", ylabel="grid step s", yscale="log",
+             title="The INT8 step each range implies")
+    step.legend(loc="lower left")
+    fig.tight_layout()
+    return fig
+
+
+def plot_calibration_scan(rows: list[dict], fp32_accuracy: float):
+    """Static-INT8 accuracy against the number of calibration sentences, one line per observer."""
+    fig, ax = plt.subplots(figsize=(7.5, 3.8))
+    palette = {"minmax": "#8e44ad", "histogram": "#d9742b"}
+    for observer in dict.fromkeys(r["observer"] for r in rows):
+        mine = [r for r in rows if r["observer"] == observer]
+        ax.plot([r["n_sentences"] for r in mine], [100 * r["accuracy"] for r in mine], "o-",
+                color=palette.get(observer), label=f"{observer} observer")
+    ax.axhline(100 * fp32_accuracy, color=COLORS["fp32"], ls="--", lw=1.2, label="FP32")
+    sizes = sorted({r["n_sentences"] for r in rows})
+    ax.set_xscale("log", base=2)
+    ax.set_xticks(sizes, [str(n) for n in sizes])
+    ax.xaxis.set_minor_locator(NullLocator())
+    ax.set(xlabel="calibration sentences (train split)", ylabel="validation accuracy (%)",
+           title="Static INT8: how much calibration is enough?")
+    ax.legend()
+    fig.tight_layout()
+    return fig
+
+
+def plot_route_sizes(record: dict):
+    """Stacked MiB per parameter group for every measured route of a comparison record."""
+    return plot_parameter_breakdown({n: v["parameters"] for n, v in record["variants"].items() if "skipped" not in v})

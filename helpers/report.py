@@ -127,3 +127,29 @@ def comparison_table(record: dict) -> str:
         f"torch {env['torch']}  transformers {env['transformers']}  onnxruntime {env.get('onnxruntime')}",
     ]
     return "\n".join(lines)
+
+
+def route_table(record: dict) -> list[dict]:
+    """The closing chapter's table: one row per route (skipped ones say why), every number from the record."""
+    rows = []
+    for r in summaries(record):
+        v = record["variants"][r["name"]]
+        row = {"route": r["name"], "label": r["label"], "needs calibration": v["needs_calibration"],
+               "deploys": v["deploys"], "API": v["api"]}
+        if "skipped" in r:
+            rows.append({**row, "skipped": r["skipped"]})
+            continue
+        rows.append({**row, "size % of FP32": r["size_pct"], "speedup vs FP32 eager": r["speedup"],
+                     "speedup vs best FP32": r["speedup_vs_best_fp32"],
+                     "accuracy change (pts)": r["accuracy_delta_pts"], "setup s": r["setup_seconds"]})
+    return rows
+
+
+def recommend(record: dict, max_drop_pts: float = 0.5) -> dict:
+    """The fastest and the smallest route whose accuracy is within `max_drop_pts` of FP32 eager."""
+    ok = [r for r in summaries(record) if "skipped" not in r and r["accuracy_delta_pts"] >= -max_drop_pts]
+    fastest = min(ok, key=lambda r: r["latency_ms"])
+    smallest = min(ok, key=lambda r: (r["size_bytes"], r["latency_ms"]))
+    return {"max_drop_pts": max_drop_pts, "fastest": fastest["name"], "smallest": smallest["name"],
+            "fastest_speedup": fastest["speedup"], "fastest_vs_best_fp32": fastest["speedup_vs_best_fp32"],
+            "smallest_size_pct": smallest["size_pct"]}

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import time
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -200,3 +201,32 @@ def load_static(directory: str | Path) -> tuple[ExportedClassifier, dict]:
     graph = torch.export.load(directory / STATIC_FILE).module()
     config = AutoConfig.from_pretrained(directory, local_files_only=True)
     return ExportedClassifier(graph, config, meta["input_names"]), meta
+
+
+def calibration_scan(model: nn.Module, tokenizer, max_length: int, train_sentences: list[str], examples,
+                     sizes: tuple[int, ...], observers: tuple[str, ...] = ("minmax", "histogram"),
+                     batch_size: int = 64, padding: str = "longest", progress: bool = True) -> list[dict]:
+    """Validation accuracy of static INT8 for each calibration-set size and observer.
+
+    Calibration uses the first `n` of `train_sentences` (never validation). The converted graphs run
+    uncompiled here (quantize/dequantize around FP32 kernels): the same grids as the compiled route,
+    evaluated without compiling each of them. Fixed scales make the answers independent of batching,
+    so the sentences are batched by length (less padding, same predictions).
+    """
+    from .evaluation import evaluate
+    from .models import Classifier
+
+    if max(sizes) > len(train_sentences):
+        raise BookError(f"The scan asks for {max(sizes)} calibration sentences; {len(train_sentences)} given.")
+    by_length = examples.subset(sorted(range(len(examples)), key=lambda i: len(examples.sentences[i])))
+    rows = []
+    for observer in observers:
+        for n in tqdm(sizes, desc=f"calibration ({observer})", disable=not progress):
+            start = time.perf_counter()
+            quantized = quantize_static_int8(model, tokenizer, max_length, train_sentences[:n], observer)
+            seconds = time.perf_counter() - start
+            result = evaluate(Classifier(quantized, tokenizer, "", max_length), by_length, batch_size, padding,
+                              progress=False)
+            rows.append({"observer": observer, "n_sentences": n, "accuracy": result.accuracy,
+                         "setup_seconds": seconds})
+    return rows
