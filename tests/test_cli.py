@@ -8,7 +8,7 @@ import sys
 import pytest
 
 from conftest import REPO
-from helpers import load_comparison, summary
+from helpers import load_comparison, recommend, route_table, summaries, summary
 
 
 def run_cli(*args, env=None, cwd=None):
@@ -43,6 +43,17 @@ def test_compare_smoke_end_to_end(tmp_path, shared_model, shared_data):
     assert (tmp_path / "models" / "quantized" / "quantization.json").is_file()
     assert (tmp_path / "models" / "baseline" / "model.safetensors").is_file()
     assert (tmp_path / "models" / "onnx" / "onnx" / "model_quantized.onnx").is_file()
+    ops = record["variants"]["int8_dynamic"]["operators"]  # the profiler saw the quantized Linear layers
+    assert any("quantized" in row["operator"] for row in ops["top"]) and ops["calls_per_pass"] > 0
+    assert record["variants"]["onnx_int8_dynamic"]["operators"] is None  # not a PyTorch module
+    advice = recommend(record, max_drop_pts=0.5)
+    rows = {r["name"]: r for r in summaries(record)}
+    allowed = [r for r in rows.values() if r["accuracy_delta_pts"] >= -0.5]
+    assert rows[advice["fastest"]]["latency_ms"] == min(r["latency_ms"] for r in allowed)
+    assert rows[advice["smallest"]]["size_bytes"] == min(r["size_bytes"] for r in allowed)
+    table = {r["route"]: r for r in route_table(record)}
+    assert table["onnx_int8_dynamic"]["speedup vs FP32 eager"] == rows["onnx_int8_dynamic"]["speedup"]
+    assert table["fp32"]["size % of FP32"] == 100 and table["int8_dynamic"]["API"].startswith("deprecated")
 
 
 def test_unknown_variant_is_refused_before_any_work(tmp_path, shared_model, shared_data):

@@ -132,3 +132,29 @@ def test_a_route_this_machine_cannot_run_is_recorded_as_skipped(tmp_path, tiny_b
     entry, evaluation = run_variant(absent, load_classifier(str(tiny_bert)), BuildInputs(), tmp_path, None)
     assert entry["skipped"] == "no imaginary accelerator here" and evaluation is None
     assert entry["method"] == "needs hardware this machine lacks" and not (tmp_path / "imaginary").exists()
+
+
+def test_calibration_scan_measures_every_size_and_observer(tiny_bert):
+    from helpers.data import SentimentData
+    from helpers.static_quantization import calibration_scan
+
+    clf = load_classifier(str(tiny_bert))
+    examples = SentimentData(SENTENCES * 2, [1, 0, 1, 1, 0, 1], ["negative", "positive"], "test", "validation")
+    rows = calibration_scan(clf.model, clf.tokenizer, clf.max_length, CALIBRATION, examples, sizes=(2, 5),
+                            progress=False)
+    assert [(r["observer"], r["n_sentences"]) for r in rows] == [("minmax", 2), ("minmax", 5),
+                                                                  ("histogram", 2), ("histogram", 5)]
+    assert all(r["accuracy"] in {k / 6 for k in range(7)} and r["setup_seconds"] > 0 for r in rows)
+    with pytest.raises(BookError, match="6 calibration sentences"):
+        calibration_scan(clf.model, clf.tokenizer, clf.max_length, CALIBRATION, examples, sizes=(6,))
+
+
+def test_the_profiler_table_accounts_for_the_forward_pass(tiny_bert):
+    from helpers.profiling import top_operators
+
+    clf = load_classifier(str(tiny_bert))
+    ops = top_operators(clf, seq_len=16, threads=1, runs=2, top=5)
+    assert ops["seq_len"] == 16 and len(ops["top"]) == 5
+    shares = [r["share_pct"] for r in ops["top"]]
+    assert shares == sorted(shares, reverse=True) and 0 < sum(shares) <= 100 + 1e-6
+    assert any(r["operator"] in ("aten::addmm", "aten::linear", "aten::mm") for r in ops["top"])
