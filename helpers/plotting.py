@@ -202,3 +202,17 @@ def plot_calibration_scan(rows: list[dict], fp32_accuracy: float):
 def plot_route_sizes(record: dict):
     """Stacked MiB per parameter group for every measured route of a comparison record."""
     return plot_parameter_breakdown({n: v["parameters"] for n, v in record["variants"].items() if "skipped" not in v})
+
+
+def plot_operator_time(profiles: dict[str, dict]):
+    """One panel per route: its top operators by self CPU time per forward pass (from `top_operators`)."""
+    fig, axes = plt.subplots(1, len(profiles), figsize=(5.6 * len(profiles), 3.6), squeeze=False)
+    for ax, (name, ops) in zip(axes[0], profiles.items()):
+        rows = ops["top"][::-1]
+        names = [r["operator"] if len(r["operator"]) <= 34 else r["operator"][:33] + "…" for r in rows]
+        ax.barh(names, [r["self_ms"] for r in rows], color=color(name))
+        ax.set_title(f"{label(name)}: {ops['calls_per_pass']:.0f} calls per pass", fontsize=10)
+        ax.set_xlabel(f"self CPU ms per pass ({ops['seq_len']} tokens, profiled)")
+        ax.tick_params(axis="y", labelsize=8)
+    fig.tight_layout()
+    return fig

@@ -15,7 +15,7 @@ import torch
 from tqdm.auto import tqdm
 
 from .environment import default_threads, describe_environment
-from .latency import fixed_threads, latency_on_sentences
+from .latency import latency_on_sentences
 from .models import Classifier, load_classifier
 from .pipeline import calibration_sentences, run_variant
 from .profiles import latency_sentences, profile_examples, resolve_profile

@@ -7,7 +7,6 @@ the figures and the chapters iterate over `VARIANTS`; adding a route means addin
 
 from __future__ import annotations
 
-import copy
 import platform
 import tempfile
 import time
@@ -225,8 +224,3 @@ def label(name: str) -> str:
 
 def color(name: str) -> str | None:
     return VARIANTS[name].color if name in VARIANTS else None
-
-
-def fresh_copy(clf: Classifier) -> Classifier:
-    """A deep copy of an eager PyTorch classifier (routes must not change the FP32 model)."""
-    return _with_model(clf, copy.deepcopy(clf.model))

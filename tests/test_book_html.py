@@ -125,3 +125,27 @@ def test_glued_numbers_match_the_comparison_record(browser):
         missing = [v for v in values if v not in text]
         assert not missing, f"{doc} does not show {missing} from results/comparison.json"
         page.close()
+
+
+def test_the_closing_chapter_and_the_intro_quote_this_builds_routes(browser):
+    from helpers import shape_rows, summaries
+
+    record = json.loads((REPO / "results" / "comparison.json").read_text())
+    shape = json.loads((REPO / "results" / "distilbert_shape.json").read_text())
+    rows = [r for r in summaries(record) if "skipped" not in r]
+    fastest = max(rows, key=lambda r: r["speedup"])
+    smallest = min((r for r in rows if r["accuracy_delta_pts"] >= -0.5), key=lambda r: r["size_pct"])
+    shape_fp32 = next(r for r in shape_rows(shape) if r["route"] == "fp32")
+    common = [fastest["label"], f"{fastest['speedup']:.2f}×", smallest["label"], f"{smallest['size_pct']:.0f}%"]
+    expected = {
+        "book/intro": common,
+        "chapters/09_choosing_a_route": common + [f"{shape_fp32['size_mib']:.1f} MiB"]
+        + [r["label"] for r in summaries(record)],
+    }
+    for doc, values in expected.items():
+        page = browser.new_page()
+        page.goto((HTML / f"{doc}.html").as_uri(), wait_until="load")
+        text = page.inner_text("main")
+        missing = [v for v in values if v not in text]
+        assert not missing, f"{doc} does not show {missing} from this build's records"
+        page.close()
