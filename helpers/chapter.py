@@ -89,6 +89,13 @@ def glue_values(**values) -> None:
         glue(name, value, display=False)
 
 
+def _measured_for(record: dict, chapter: Chapter, wanted: dict) -> bool:
+    """Whether a saved record was measured with this chapter's profile, seed, threads and `wanted` fields."""
+    wanted = {**wanted, "profile": chapter.profile.name, "seed": chapter.seed}
+    return (all(record.get(k) == v for k, v in wanted.items())
+            and record["environment"]["threads"] == chapter.threads)
+
+
 def comparison_for(chapter: Chapter, progress: bool = True, variants: str | list[str] | None = None) -> dict:
     """This build's comparison record: reuse `comparison.json` if it matches the chapter and holds the
     chosen routes (default: all), else measure."""
@@ -101,11 +108,8 @@ def comparison_for(chapter: Chapter, progress: bool = True, variants: str | list
     path = chapter.comparison_path
     if path.is_file():
         record = load_comparison(path)
-        wanted = {"model": chapter.model, "data": chapter.data, "profile": chapter.profile.name,
-                  "seed": chapter.seed}
-        if (all(record.get(k) == v for k, v in wanted.items())
-                and record["environment"]["threads"] == chapter.threads
-                and wanted_routes <= set(record["variants"])):
+        wanted = {"model": chapter.model, "data": chapter.data}
+        if _measured_for(record, chapter, wanted) and wanted_routes <= set(record["variants"]):
             return record
     return run_comparison(
         model=chapter.model, data=chapter.data, profile=chapter.profile.name, out=path,
@@ -123,9 +127,7 @@ def shape_comparison_for(chapter: Chapter, progress: bool = True) -> dict:
     path = chapter.shape_path
     if path.is_file():
         record = json.loads(path.read_text())
-        wanted = {"tokenizer": chapter.model, "profile": chapter.profile.name, "seed": chapter.seed}
-        if (all(record.get(k) == v for k, v in wanted.items())
-                and record["environment"]["threads"] == chapter.threads):
+        if _measured_for(record, chapter, {"tokenizer": chapter.model}):
             return record
     return run_shape_comparison(chapter.model, chapter.data, chapter.profile.name, path, chapter.threads,
                                 chapter.seed, progress=progress)

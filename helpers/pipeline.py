@@ -16,17 +16,15 @@ from .latency import check_threads, fixed_threads, latency_at_shape, latency_on_
 from .models import Classifier, load_classifier
 from .profiling import top_operators
 from .profiles import latency_sentences, profile_examples, resolve_profile
-from .quantization import known_quantization_warnings_silenced, quantize_dynamic_int8
 from .report import SCHEMA_VERSION, write_json
 from .size import model_bytes, parameter_breakdown
-from .variants import BuildInputs, Variant, build_variant, select_variants
+from .variants import VARIANTS, BuildInputs, Variant, build_variant, select_variants
 
 
 def quantized_copy(clf: Classifier) -> Classifier:
-    """The same classifier with its Linear layers dynamically quantized to INT8 (the original is untouched)."""
-    with known_quantization_warnings_silenced():
-        model = quantize_dynamic_int8(clf.model)
-    return Classifier(model, clf.tokenizer, clf.source, clf.max_length)
+    """The same classifier with its Linear layers dynamically quantized to INT8 (the original is untouched):
+    the registry's `int8_dynamic` route."""
+    return VARIANTS["int8_dynamic"].build(clf, BuildInputs())
 
 
 def check_settings(threads: int, batch_size: int, padding: str) -> None:

@@ -21,7 +21,7 @@ from .pipeline import calibration_sentences, run_variant
 from .profiles import latency_sentences, profile_examples, resolve_profile
 from .data import load_sst2
 from .report import write_json
-from .size import model_bytes
+from .size import MIB, model_bytes
 from .variants import BuildInputs, select_variants
 
 SHAPE_SOURCE = "distilbert-base-uncased shape (DistilBertConfig defaults), random weights"
@@ -104,7 +104,7 @@ def shape_rows(record: dict) -> list[dict]:
         if "skipped" in v:
             rows.append({"route": name, "label": v["label"], "skipped": v["skipped"]})
             continue
-        rows.append({"route": name, "label": v["label"], "size_mib": v["size_bytes"] / 2**20,
+        rows.append({"route": name, "label": v["label"], "size_mib": v["size_bytes"] / MIB,
                      "size_pct": 100 * v["size_bytes"] / base["size_bytes"], "latency_ms": v["latency_ms"],
                      "speedup": base["latency_ms"] / v["latency_ms"],
                      "speedup_vs_best_fp32": done[best]["latency_ms"] / v["latency_ms"], "best_fp32": best,

@@ -106,6 +106,17 @@ def test_playground_shows_saved_widgets(browser):
     page.close()
 
 
+def assert_pages_show(browser, expected: dict[str, list[str]], source: str) -> None:
+    """Every page of `expected` shows each of its values somewhere in its main text."""
+    for doc, values in expected.items():
+        page = browser.new_page()
+        page.goto((HTML / f"{doc}.html").as_uri(), wait_until="load")
+        text = page.inner_text("main")
+        missing = [v for v in values if v not in text]
+        assert not missing, f"{doc} does not show {missing} from {source}"
+        page.close()
+
+
 def test_glued_numbers_match_the_comparison_record(browser):
     record = json.loads((REPO / "results" / "comparison.json").read_text())
     fp32, int8 = record["variants"]["fp32"], record["variants"]["int8_dynamic"]
@@ -118,13 +129,7 @@ def test_glued_numbers_match_the_comparison_record(browser):
         "chapters/03_dynamic_quantization": acc + size + latency,
         "chapters/04_benchmark": acc + size + latency,
     }
-    for doc, values in expected.items():
-        page = browser.new_page()
-        page.goto((HTML / f"{doc}.html").as_uri(), wait_until="load")
-        text = page.inner_text("main")
-        missing = [v for v in values if v not in text]
-        assert not missing, f"{doc} does not show {missing} from results/comparison.json"
-        page.close()
+    assert_pages_show(browser, expected, "results/comparison.json")
 
 
 def test_the_closing_chapter_and_the_intro_quote_this_builds_routes(browser):
@@ -142,10 +147,4 @@ def test_the_closing_chapter_and_the_intro_quote_this_builds_routes(browser):
         "chapters/09_choosing_a_route": common + [f"{shape_fp32['size_mib']:.1f} MiB"]
         + [r["label"] for r in summaries(record)],
     }
-    for doc, values in expected.items():
-        page = browser.new_page()
-        page.goto((HTML / f"{doc}.html").as_uri(), wait_until="load")
-        text = page.inner_text("main")
-        missing = [v for v in values if v not in text]
-        assert not missing, f"{doc} does not show {missing} from this build's records"
-        page.close()
+    assert_pages_show(browser, expected, "this build's records")
