@@ -6,13 +6,12 @@ import shutil
 import warnings
 
 import torch
+import torch.fx.experimental._config  # noqa: F401  (backed_size_oblivious)
 from torch import nn
 
-# Short and long, batch 1 and batch 2: after these, dynamic shapes cover every input the book times.
-WARMUP_SENTENCES = (
-    ["a quiet , moving film"],
-    ["the plot is thin and the pacing drags , yet the performances are superb .", "flat ."],
-)
+# Warm-up sentences of different lengths; batch b takes the first b of them (padded to the longest).
+WARMUP_SENTENCES = ("the plot is thin and the pacing drags , yet the performances are superb .",
+                    "flat .", "a quiet , moving film")
 
 
 def compiler_missing() -> str | None:
@@ -30,6 +29,10 @@ def configure_inductor() -> None:
     silently falls back to eager, which would make a "compiled" timing an eager one.
     """
     torch._inductor.config.freezing = True
+    # Without this, dynamic shapes still specialise a dimension of size 1: a model compiled at batch 1
+    # compiles again at batch 2 (a minute or more here). Size-oblivious, one graph serves every batch
+    # size whose kernels do not themselves depend on it (FP32 and PT2E; torchao's per-token scales do).
+    torch.fx.experimental._config.backed_size_oblivious = True
     # inductor's oneDNN lowering copies INT8 zero-points with torch.tensor(tensor) and says so each time it
     # compiles a shape, measurements included; the copy is correct, the advice is for inductor's authors.
     warnings.filterwarnings("ignore", message="To copy construct from a tensor", category=UserWarning,
@@ -38,15 +41,17 @@ def configure_inductor() -> None:
     torch._dynamo.config.accumulated_recompile_limit = max(torch._dynamo.config.accumulated_recompile_limit, 512)
 
 
-def compile_and_warm(model: nn.Module, tokenizer, max_length: int) -> nn.Module:
-    """`torch.compile(model, dynamic=True)` and run it on a few shapes, so compiling is done before timing."""
+def compile_and_warm(model: nn.Module, tokenizer, max_length: int, batch_sizes: tuple[int, ...] = (1, 2)) -> nn.Module:
+    """`torch.compile(model, dynamic=True)`, run once at each of `batch_sizes` so compiling is done before timing."""
     configure_inductor()
     compiled = torch.compile(model, dynamic=True)
-    with torch.inference_mode(), warnings.catch_warnings():
-        # inductor's oneDNN lowering copies INT8 zero-points with torch.tensor(tensor) and says so.
-        warnings.filterwarnings("ignore", message="To copy construct from a tensor", category=UserWarning)
-        for sentences in WARMUP_SENTENCES:
-            batch = tokenizer(sentences, padding=True, truncation=True, max_length=max_length, return_tensors="pt")
+    for size in batch_sizes:
+        sentences = [WARMUP_SENTENCES[i % len(WARMUP_SENTENCES)] for i in range(size)]
+        # Ordinary tensors in, inference mode around the call: as everywhere in the book (see `predict`).
+        batch = tokenizer(sentences, padding=True, truncation=True, max_length=max_length, return_tensors="pt")
+        with torch.inference_mode(), warnings.catch_warnings():
+            # inductor's oneDNN lowering copies INT8 zero-points with torch.tensor(tensor) and says so.
+            warnings.filterwarnings("ignore", message="To copy construct from a tensor", category=UserWarning)
             compiled(**batch)
     return compiled
 

@@ -81,18 +81,20 @@ def predict(
     truncated = [i for i, n in enumerate(token_lengths(clf, sentences)) if n > clf.max_length]
     labels, probabilities = [], []
     starts = range(0, len(sentences), batch_size)
-    with torch.inference_mode():
-        for start in tqdm(starts, desc="batches", disable=not progress, leave=False):
-            batch = clf.tokenizer(
-                sentences[start : start + batch_size],
-                padding=padding,
-                truncation=True,
-                max_length=clf.max_length,
-                return_tensors="pt",
-            )
+    for start in tqdm(starts, desc="batches", disable=not progress, leave=False):
+        # Inputs are ordinary tensors, made outside inference mode, everywhere in the book: a compiled
+        # model guards on the kind of tensor it was compiled for and would compile again for the other.
+        batch = clf.tokenizer(
+            sentences[start : start + batch_size],
+            padding=padding,
+            truncation=True,
+            max_length=clf.max_length,
+            return_tensors="pt",
+        )
+        with torch.inference_mode():
             probs = torch.softmax(clf.model(**batch).logits.float(), dim=-1)
-            labels += probs.argmax(dim=-1).tolist()
-            probabilities += probs.tolist()
+        labels += probs.argmax(dim=-1).tolist()
+        probabilities += probs.tolist()
     return Predictions(labels, probabilities, truncated, clf.max_length)
 
 

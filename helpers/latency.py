@@ -114,13 +114,31 @@ def synthetic_batch(clf: Classifier, batch_size: int, seq_len: int) -> dict:
     return {name: torch.tensor([list(values)] * batch_size) for name, values in encoded.items()}
 
 
+MIN_REPEATS = 5  # a time budget never cuts a measurement below this many timed runs
+
+
+def runs_within(budget_s: float | None, first_s: float, runs: int, at_least: int) -> int:
+    """How many runs of `first_s` seconds fit in `budget_s` (no budget: `runs`), between `at_least` and `runs`."""
+    if budget_s is None:
+        return runs
+    return max(min(at_least, runs), min(runs, int(budget_s / max(first_s, 1e-9))))
+
+
 def latency_at_shape(
-    clf: Classifier, seq_len: int, batch_size: int = 1, threads: int = 1, repeats: int = 30, warmup: int = 5
+    clf: Classifier, seq_len: int, batch_size: int = 1, threads: int = 1, repeats: int = 30, warmup: int = 5,
+    budget_s: float | None = None,
 ) -> Latency:
-    """Latency of one forward pass on a fixed (batch_size, seq_len) input."""
+    """Latency of one forward pass on a fixed (batch_size, seq_len) input.
+
+    With `budget_s`, a slow shape gets fewer warm-up and timed runs (never under MIN_REPEATS timed
+    runs) so that it takes about `budget_s` seconds; the runs actually made are recorded.
+    """
     batch = synthetic_batch(clf, batch_size, seq_len)
     with fixed_threads(threads), torch.inference_mode():
-        _time_forward(clf.model, batch, warmup)
+        first = _time_forward(clf.model, batch, 1)[0]  # the first warm-up run, also the cost estimate
+        warmup = max(1, runs_within(budget_s and budget_s / 4, first, warmup, 1))
+        _time_forward(clf.model, batch, warmup - 1)
+        repeats = runs_within(budget_s, first, repeats, MIN_REPEATS)
         times = _time_forward(clf.model, batch, repeats)
     return _summarise(
         times, batch_size=batch_size, seq_len=seq_len, warmup=warmup, threads=threads, inputs="synthetic tokens"

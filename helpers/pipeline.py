@@ -44,7 +44,7 @@ def measure_variant(clf: Classifier, data, profile, threads: int, batch_size: in
     with fixed_threads(threads):
         result = evaluate(clf, data, batch_size, padding, progress)
     by_len = [
-        latency_at_shape(clf, n, 1, threads, profile.repeats, profile.warmup).to_dict()
+        latency_at_shape(clf, n, 1, threads, profile.repeats, profile.warmup, profile.shape_budget_s).to_dict()
         for n in profile.seq_lens
         if n <= clf.max_length
     ]

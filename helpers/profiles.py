@@ -25,12 +25,13 @@ class Profile:
     cell_timeout_s: int  # book build: a chapter cell running longer is taken as hung (see book_build)
     calibration_sentences: int  # train sentences that calibrate static INT8
     calibration_sizes: tuple[int, ...]  # the calibration study of the static-quantization chapter
+    shape_budget_s: float  # seconds per synthetic shape in the route comparison (slow shapes: fewer runs)
 
 
 PROFILES = {
     "full": Profile("full", None, 200, 30, 5, (8, 16, 32, 64, 128, 256, 512), (1, 2, 4, 8, 16, 32), 1800, 128,
-                    (8, 32, 128, 512)),
-    "smoke": Profile("smoke", 48, 12, 4, 2, (16, 64, 128), (1, 8), 900, 32, (8, 32)),
+                    (8, 32, 128, 512), 2.0),
+    "smoke": Profile("smoke", 48, 12, 4, 2, (16, 64, 128), (1, 8), 900, 32, (8, 32), 1.0),
 }
 
 

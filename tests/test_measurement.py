@@ -15,7 +15,7 @@ from helpers import (
     state_dict_bytes,
 )
 from helpers.environment import RELEVANT_FLAGS, describe_environment
-from helpers.latency import percentile, synthetic_batch
+from helpers.latency import MIN_REPEATS, percentile, runs_within, synthetic_batch
 
 
 @pytest.fixture(scope="module")
@@ -50,6 +50,17 @@ def test_latency_records_how_it_was_measured_and_restores_threads(tiny):
     assert 0 < result.p10 <= result.median <= result.p90 and result.iqr >= 0
     real = latency_on_sentences(tiny, ["a fine film", "a long and winding road of a movie"], threads=1, warmup=1)
     assert real.repeats == 2 and real.inputs == "validation sentences" and real.batch_size == 1
+
+
+def test_a_time_budget_cuts_runs_of_a_slow_shape_but_never_below_the_minimum(tiny):
+    assert runs_within(None, 5.0, 30, MIN_REPEATS) == 30
+    assert runs_within(2.0, 0.1, 30, MIN_REPEATS) == 20
+    assert runs_within(2.0, 3.0, 30, MIN_REPEATS) == MIN_REPEATS
+    assert runs_within(2.0, 3.0, 3, MIN_REPEATS) == 3  # never more runs than asked for
+    squeezed = latency_at_shape(tiny, 16, threads=1, repeats=50, warmup=9, budget_s=1e-9)
+    assert (squeezed.repeats, squeezed.warmup) == (MIN_REPEATS, 1)
+    roomy = latency_at_shape(tiny, 16, threads=1, repeats=7, warmup=3, budget_s=60.0)
+    assert (roomy.repeats, roomy.warmup) == (7, 3)
 
 
 def test_fixed_threads_refuses_zero():

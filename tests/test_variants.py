@@ -2,6 +2,7 @@
 
 import pytest
 import torch
+from torch._dynamo.utils import counters
 
 from helpers import BookError, BuildInputs, VARIANTS, build_variant, load_classifier, parameter_breakdown, select_variants
 from helpers.compiling import uncompiled
@@ -61,6 +62,10 @@ def test_every_eager_route_reloads_to_identical_logits(request, tmp_path, fixtur
 def test_a_compiled_route_saves_the_model_it_compiled(tmp_path, tiny_bert, name):
     fp32 = load_classifier(str(tiny_bert))
     built = build(name, fp32, tmp_path)
+    graphs = counters["stats"]["unique_graphs"]
+    for sentences in (SENTENCES[:1], SENTENCES, SENTENCES * 4):  # warmed at batch 1 and 2: no more compiling
+        logits(built, sentences)
+    assert counters["stats"]["unique_graphs"] == graphs
     plain_clf = without_compile(built)
     assert plain_clf.model is not built.model
     VARIANTS[name].save(built, tmp_path / "saved")
