@@ -49,9 +49,10 @@ def browser():
 
 
 PAGES = toc_files(REPO)
+HTTP_ONLY = ("book/live",)  # runs modules, which browsers refuse over file://: see test_live_page.py
 
 
-@pytest.mark.parametrize("doc", PAGES)
+@pytest.mark.parametrize("doc", [doc for doc in PAGES if doc not in HTTP_ONLY])
 def test_page_renders_completely(browser, doc):
     page_file = HTML / f"{doc}.html"
     assert page_file.is_file(), f"{doc} was not built"
@@ -148,3 +149,14 @@ def test_the_closing_chapter_and_the_intro_quote_this_builds_routes(browser):
         + [r["label"] for r in summaries(record)],
     }
     assert_pages_show(browser, expected, "this build's records")
+
+
+@pytest.mark.parametrize("doc", [doc for doc in PAGES if doc.startswith("chapters/")])
+def test_chapters_offer_binder_and_colab_for_this_repository(doc):
+    _require_book()
+    import yaml
+
+    repository = urlparse(yaml.safe_load((REPO / "_config.yml").read_text())["repository"]["url"]).path.strip("/")
+    html = (HTML / f"{doc}.html").read_text()
+    assert f"https://mybinder.org/v2/gh/{repository}/main?urlpath=lab/tree/{doc}.ipynb" in html
+    assert f"https://colab.research.google.com/github/{repository}/blob/main/{doc}.ipynb" in html

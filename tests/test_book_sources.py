@@ -2,11 +2,20 @@
 
 import nbformat
 import pytest
+import yaml
 
 from conftest import REPO
 from helpers.book_build import chapter_notebooks, hide_injected_parameters, toc_files
 
 CHAPTERS = chapter_notebooks(REPO)
+# Every chapter opens with the same cell: on Colab (no clone) it installs the book's package.
+INSTALL_CELL = next(c.source for c in nbformat.read(CHAPTERS[0], as_version=4).cells if c.cell_type == "code")
+
+
+def test_the_install_cell_installs_this_repository():
+    repository = yaml.safe_load((REPO / "_config.yml").read_text())["repository"]["url"]
+    assert f'BOOK = "{repository}"' in INSTALL_CELL and 'find_spec("helpers") is None' in INSTALL_CELL
+    assert "--extra-index-url" in INSTALL_CELL  # torch's CPU build, as in requirements.txt's comment
 
 
 def test_toc_lists_every_chapter_and_page_that_exists():
@@ -21,12 +30,21 @@ def test_toc_lists_every_chapter_and_page_that_exists():
 def test_chapter_is_output_free_and_parameterised(path):
     nb = nbformat.read(path, as_version=4)
     code = [c for c in nb.cells if c.cell_type == "code"]
-    assert "parameters" in code[0].metadata.get("tags", []), "the first code cell must be tagged `parameters`"
+    assert code[0].source == INSTALL_CELL and code[0].metadata.get("tags") == ["remove-cell"]
+    assert "parameters" in code[1].metadata.get("tags", []), "after the install cell: the `parameters` cell"
     for name in ("model", "data", "profile", "seed", "output_dir"):
-        assert f"{name} =" in code[0].source
+        assert f"{name} =" in code[1].source
     assert all(not c.get("outputs") and c.get("execution_count") is None for c in code), "commit chapters without outputs"
-    assert "setup_chapter(" in code[1].source
+    assert "setup_chapter(" in code[2].source
     assert nb.cells[0].cell_type == "markdown" and nb.cells[0].source.startswith("# ")
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.stem)
+def test_chapter_code_fits_the_page_and_glues_through_one_helper(path):
+    code = [c.source for c in nbformat.read(path, as_version=4).cells if c.cell_type == "code"]
+    wide = [line for source in code for line in source.splitlines() if len(line) > 80]
+    assert not wide, f"{len(wide)} code lines over 80 characters scroll sideways in the HTML: {wide[:3]}"
+    assert not [s for s in code if "myst_nb import glue" in s], "glue through helpers.glue_values"
 
 
 def test_injected_parameters_cell_is_removed_from_html(tmp_path):
@@ -71,3 +89,66 @@ def test_a_hung_cell_is_retried_then_reported(tmp_path):
     nbformat.write(nb, tmp_path / "slow.ipynb")
     with pytest.raises(BookError, match=r"slow.ipynb: a cell ran over 2 s in 2 attempts"):
         execute_chapter(tmp_path / "slow.ipynb", tmp_path / "out.ipynb", {}, cell_timeout_s=2)
+
+
+def _book_repo(root, chapters: dict[str, str]):
+    """A minimal book: a config, an intro and one notebook per chapter whose code writes results/models."""
+    (root / "chapters").mkdir(parents=True)
+    (root / "book").mkdir()
+    (root / "book" / "intro.md").write_text("# Intro\n")
+    (root / "_config.yml").write_text("title: test\n")
+    toc = "".join(f"  - file: chapters/{name}\n" for name in chapters)
+    (root / "_toc.yml").write_text(f"format: jb-book\nroot: book/intro\nchapters:\n{toc}")
+    for name, code in chapters.items():
+        nb = nbformat.v4.new_notebook(cells=[
+            nbformat.v4.new_code_cell("model = data = profile = None\nseed = 0\noutput_dir = '../results'",
+                                      metadata={"tags": ["parameters"]}),
+            nbformat.v4.new_code_cell(code),
+        ])
+        nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+        nbformat.write(nb, root / "chapters" / f"{name}.ipynb")
+    for path, text in {"_build/html/index.html": "old book", "results/comparison.json": "old record",
+                       "models/baseline/weights": "old weights"}.items():
+        (root / path).parent.mkdir(parents=True, exist_ok=True)
+        (root / path).write_text(text)
+    return root
+
+
+WRITES = """from pathlib import Path
+out = Path(output_dir)
+out.mkdir(parents=True, exist_ok=True)
+(out / "comparison.json").write_text("new record")
+(out.parent / "models" / "baseline").mkdir(parents=True, exist_ok=True)
+(out.parent / "models" / "baseline" / "weights").write_text("new weights")
+"""
+
+
+def test_a_failed_rebuild_leaves_the_previous_book_results_and_models(tmp_path, tiny_bert, shared_data):
+    from helpers import BookError
+    from helpers.book_build import build_book
+
+    repo = _book_repo(tmp_path / "repo", {"measures": WRITES, "broken": "raise ValueError('broken')"})
+    with pytest.raises(BookError, match=r"(?s)broken.ipynb failed.*untouched.*partial output is in .*_build/next"):
+        build_book(model=str(tiny_bert), data=str(shared_data), profile="smoke", repo=repo, log=lambda *_: None)
+    assert (repo / "_build/html/index.html").read_text() == "old book"
+    assert (repo / "results/comparison.json").read_text() == "old record"
+    assert (repo / "models/baseline/weights").read_text() == "old weights"
+    assert (repo / "_build/next/results/comparison.json").read_text() == "new record"  # kept for a look
+
+
+def test_a_successful_rebuild_replaces_book_results_and_models(tmp_path, tiny_bert, shared_data, monkeypatch):
+    from helpers import book_build
+
+    def render(tree, out):  # Jupyter Book itself is exercised by `make test`'s smoke build
+        (out / "_build" / "html").mkdir(parents=True)
+        (out / "_build" / "html" / "index.html").write_text("new book")
+
+    monkeypatch.setattr(book_build, "render_html", render)
+    monkeypatch.setattr(book_build, "install_static_assets", lambda static, repo, models: None)
+    repo = _book_repo(tmp_path / "repo", {"measures": WRITES})
+    html = book_build.build_book(model=str(tiny_bert), data=str(shared_data), profile="smoke", repo=repo,
+                                 log=lambda *_: None)
+    assert html == repo / "_build" / "html" and (html / "index.html").read_text() == "new book"
+    assert (repo / "results/comparison.json").read_text() == "new record"
+    assert (repo / "models/baseline/weights").read_text() == "new weights"
+    assert not (repo / "_build/next").exists() and not list(repo.glob("**/*.previous"))
