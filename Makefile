@@ -1,4 +1,4 @@
-# The two commands a reader needs: `make book` and `make test` (see README.md).
+# The commands a reader needs: `make book`, `make test` and `make lab` (see README.md).
 SHELL := /bin/bash
 .SHELLFLAGS := -euo pipefail -c
 VENV ?= .venv
@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 BOOK_PROFILE ?= full
 export BOOK_PROFILE
 
-.PHONY: install book compare test clean
+.PHONY: install lab lab-install book compare test clean
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt pyproject.toml
 	python3 -m venv $(VENV)
@@ -17,6 +17,17 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt pyproject.toml
 
 install: $(VENV)/.installed
 
+$(VENV)/.lab-installed: $(VENV)/.installed requirements-lab.txt
+	$(PY) -m pip install --quiet -r requirements-lab.txt
+	touch $@
+
+lab-install: $(VENV)/.lab-installed
+
+## lab: install JupyterLab into .venv and open the chapters (LAB_ARGS, e.g. --no-browser, go to jupyter-lab;
+## as root, as in containers, JupyterLab needs --allow-root, which is added)
+lab: lab-install
+	cd chapters && $(abspath $(VENV))/bin/jupyter-lab $(if $(filter 0,$(shell id -u)),--allow-root) $(LAB_ARGS)
+
 ## compare: the seed's pipeline → results/comparison.json, models/baseline, models/quantized
 compare: install
 	$(PY) -m helpers compare --profile $(BOOK_PROFILE)
@@ -25,11 +36,14 @@ compare: install
 book: install
 	$(PY) -m helpers build-book --profile $(BOOK_PROFILE)
 
-## test: unit and CLI tests, a smoke build of the book, then the book in headless Chromium
+## test: unit and CLI tests, a smoke build of the book, the book in headless Chromium, then the reader's
+## path: JupyterLab installed by `make lab`, every chapter run from chapters/ without papermill
 test: install
-	HF_HUB_OFFLINE=1 $(PY) -m pytest -q -m "not browser"
+	HF_HUB_OFFLINE=1 $(PY) -m pytest -q -m "not browser and not reader"
 	HF_HUB_OFFLINE=1 $(PY) -m helpers build-book --profile smoke
 	BOOK_REQUIRE_HTML=1 $(PY) -m pytest -q -m browser
+	$(MAKE) lab-install
+	BOOK_PROFILE=smoke HF_HUB_OFFLINE=1 BOOK_REQUIRE_LAB=1 $(PY) -m pytest -q -m reader
 
 clean:
 	rm -rf _build results models

@@ -103,56 +103,102 @@ def stage_sources(tree: Path, repo: Path = REPO) -> None:
     shutil.copytree(repo / "book", tree / "book", dirs_exist_ok=True, ignore=shutil.ignore_patterns("assets"))
 
 
-def install_static_assets(static: Path, repo: Path = REPO) -> None:
-    """Copy the widget manager and MathJax (installed from the npm registry) into `static` (served as _static/)."""
+def install_static_assets(static: Path, repo: Path = REPO, models: Path | None = None) -> dict | None:
+    """Copy the browser assets (installed from the npm registry) into `static` (served as _static/).
+
+    MathJax and the widget manager, and for the live page ONNX Runtime Web, tokenizers.js and this
+    build's ONNX models from `models/onnx` (see `helpers.live`). Returns the live page's manifest.
+    """
+    from .live import BROWSER_FILES, install_live_files
+
     assets = repo / ASSETS
     modules = assets / "node_modules"
-    if not (modules / "mathjax").is_dir() or not (modules / "@jupyter-widgets" / "html-manager").is_dir():
+    needed = [modules / "mathjax", modules / "@jupyter-widgets" / "html-manager", *map(modules.joinpath, BROWSER_FILES)]
+    if not all(path.is_dir() for path in needed):
         npm = shutil.which("npm")
         if npm is None:
-            raise BookError("npm is needed once to fetch MathJax and the widget manager (book/assets/package.json).")
+            raise BookError(f"npm is needed once to fetch the book's browser assets ({ASSETS / 'package.json'}).")
         subprocess.run([npm, "ci", "--no-audit", "--no-fund", "--ignore-scripts"], cwd=assets, check=True)
     shutil.copytree(modules / "mathjax" / "es5", static / "mathjax", dirs_exist_ok=True)
     shutil.copytree(modules / "@jupyter-widgets" / "html-manager" / "dist", static / "widgets", dirs_exist_ok=True,
                     ignore=shutil.ignore_patterns("*.map", "libembed-amd.js", "embed-amd.js"))
+    onnx_dir = (models or repo / "models") / "onnx"
+    return install_live_files(onnx_dir, modules, assets / "live" / "live.mjs", static / "live")
 
 
-def render_html(tree: Path, repo: Path = REPO) -> Path:
-    """`jupyter-book build` with execution off and warnings as errors; HTML lands in `repo/_build/html`."""
+def render_html(tree: Path, out: Path) -> Path:
+    """`jupyter-book build` with execution off and warnings as errors; HTML lands in `out/_build/html`."""
     jupyter_book = Path(sys.executable).with_name("jupyter-book")
-    command = [str(jupyter_book), "build", str(tree), "--path-output", str(repo), "-W", "-n", "--keep-going"]
+    command = [str(jupyter_book), "build", str(tree), "--path-output", str(out), "-W", "-n", "--keep-going"]
     subprocess.run(command, check=True)
-    return repo / "_build" / "html"
+    return out / "_build" / "html"
+
+
+def replace_path(new: Path, old: Path) -> None:
+    """Put `new` where `old` is (a file or a folder), removing `old` only once `new` is in place."""
+    old.parent.mkdir(parents=True, exist_ok=True)
+    retired = old.with_name(old.name + ".previous")
+    if retired.is_dir():
+        shutil.rmtree(retired)
+    retired.unlink(missing_ok=True)
+    if old.exists():
+        old.rename(retired)
+    new.rename(old)
+    if retired.is_dir():
+        shutil.rmtree(retired)
+    retired.unlink(missing_ok=True)
+
+
+def publish(staging: Path, repo: Path = REPO) -> Path:
+    """Move a finished build from `staging` into place: the HTML, each results file, each saved model."""
+    for folder in ("results", "models"):
+        if (staging / folder).is_dir():
+            for item in sorted((staging / folder).iterdir()):
+                replace_path(item, repo / folder / item.name)
+    html = repo / "_build" / "html"
+    replace_path(staging / "_build" / "html", html)
+    shutil.rmtree(staging)
+    return html
 
 
 def build_book(model=None, data=None, profile=None, seed: int = 0, repo: Path = REPO, log=print) -> Path:
-    """Execute all chapters with fresh measurements, then render the HTML book; returns its folder."""
+    """Execute all chapters with fresh measurements, then render the HTML book; returns its folder.
+
+    Everything is built in `_build/next` (chapters, results, models, HTML); the previous book, results
+    and models are replaced only when the whole build has succeeded. A failed build leaves them as they
+    were and says where its partial output is.
+    """
     from .data import load_sst2
     from .models import load_classifier
     from .profiles import resolve_profile
     from .sources import resolve_data, resolve_model
 
     # Resolve here (argument → environment → default) so relative paths do not depend on the chapters' cwd,
-    # and load both once so that an unreachable hub or a bad directory stops the build before anything
-    # is deleted or any chapter runs.
-    results = repo / "results"
+    # and load both once so that an unreachable hub or a bad directory stops the build before any chapter runs.
+    staging = repo / "_build" / "next"
     chosen = resolve_profile(profile)
     parameters = {"model": str(resolve_model(model)), "data": str(resolve_data(data)),
-                  "profile": chosen.name, "seed": seed, "output_dir": str(results)}
+                  "profile": chosen.name, "seed": seed, "output_dir": str(staging / "results")}
     load_sst2(parameters["data"])
     load_classifier(parameters["model"])
 
-    tree = repo / "_build" / "tree"
-    for stale in (tree, repo / "_build" / "html"):
-        shutil.rmtree(stale, ignore_errors=True)
+    shutil.rmtree(staging, ignore_errors=True)  # a failed build's leftovers, never the published book
+    tree = staging / "tree"
     tree.mkdir(parents=True)
-    for record in ("comparison.json", "distilbert_shape.json"):
-        (results / record).unlink(missing_ok=True)  # measure afresh in every build
+    kept = (f"The previous book ({repo / '_build' / 'html'}), results and models are untouched; "
+            f"this build's partial output is in {staging}.")
     start = time.perf_counter()
-    timings = execute_chapters(tree, parameters, repo, log, chosen.cell_timeout_s)
-    stage_sources(tree, repo)
-    install_static_assets(tree / "_vendor", repo)
-    html = render_html(tree, repo)
+    try:
+        timings = execute_chapters(tree, parameters, repo, log, chosen.cell_timeout_s)
+        stage_sources(tree, repo)
+        install_static_assets(tree / "_vendor", repo, staging / "models")
+        render_html(tree, staging)
+    except (BookError, subprocess.CalledProcessError) as err:
+        raise BookError(f"{err}\n{kept}") from None
+    except BaseException:  # Ctrl-C, a killed kernel…: still say where things are
+        log(kept)
+        raise
+    html = publish(staging, repo)
     log(f"executed {len(timings)} chapters in {sum(timings.values()):.0f} s; "
         f"book built in {time.perf_counter() - start:.0f} s → {html}")
     return html
