@@ -8,6 +8,7 @@ from pathlib import Path
 import torch
 
 from .environment import default_threads
+from .errors import BookError
 from .latency import check_threads
 from .data import SentimentData, load_sst2
 from .profiles import Profile, latency_sentences, profile_examples, resolve_profile
@@ -107,9 +108,12 @@ def comparison_for(chapter: Chapter, progress: bool = True, variants: str | list
 
     path = chapter.comparison_path
     if path.is_file():
-        record = load_comparison(path)
+        try:
+            record = load_comparison(path)
+        except BookError:  # written by an older version of the book (or broken): measure again
+            record = None
         wanted = {"model": chapter.model, "data": chapter.data}
-        if _measured_for(record, chapter, wanted) and wanted_routes <= set(record["variants"]):
+        if record and _measured_for(record, chapter, wanted) and wanted_routes <= set(record["variants"]):
             return record
     return run_comparison(
         model=chapter.model, data=chapter.data, profile=chapter.profile.name, out=path,

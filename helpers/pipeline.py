@@ -18,6 +18,7 @@ from .profiling import top_operators
 from .profiles import latency_sentences, profile_examples, resolve_profile
 from .report import SCHEMA_VERSION, write_json
 from .size import model_bytes, parameter_breakdown
+from .statistics import add_statistics
 from .variants import VARIANTS, BuildInputs, Variant, build_variant, select_variants
 
 
@@ -136,5 +137,6 @@ def run_comparison(
         "eval": {**evaluation.settings(), "n_truncated": evaluation.n_truncated},
         "variants": record_variants,
     }
+    add_statistics(record, seed=seed)  # accuracy intervals; McNemar and bootstrap against FP32
     write_json(record, out)
     return record

@@ -8,7 +8,7 @@ from pathlib import Path
 from .errors import BookError
 from .size import MIB
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3  # 3: accuracy_ci95 and vs_fp32 (helpers.statistics)
 BASELINE = "fp32"
 REQUIRED_VARIANT_KEYS = ("accuracy", "predictions", "size_bytes", "latency_ms", "method", "setup_seconds")
 

@@ -47,6 +47,10 @@ def test_comparison_is_reused_only_when_it_matches_the_chapter(tmp_path, tiny_be
     assert more["created"] != "reused" and "int8_dynamic_embeddings" in more["variants"]  # a missing route
     other_seed = setup_chapter(str(tiny_bert), str(tiny_data), "smoke", 1, tmp_path / "results", threads=1)
     assert comparison_for(other_seed, progress=False, variants="int8_dynamic")["created"] != "reused"
+    old = {**first, "created": "reused", "schema_version": 2}  # an older book's record: measured again
+    chapter.comparison_path.write_text(json.dumps(old))
+    again = comparison_for(chapter, progress=False, variants="int8_dynamic")
+    assert again["created"] != "reused" and "vs_fp32" in again["variants"]["int8_dynamic"]
 
 
 def test_compare_on_sentence_reports_both_models(tiny_bert):

@@ -37,6 +37,14 @@ def test_compare_smoke_end_to_end(tmp_path, shared_model, shared_data):
         assert v["method"] and v["setup_seconds"] >= 0 and v["checkpoint_bytes"] > 0
         assert f"{100 * v['accuracy']:.2f}%" in proc.stdout
     assert record["variants"]["int8_dynamic"]["size_bytes"] < record["variants"]["fp32"]["size_bytes"]
+    for name, v in record["variants"].items():  # statistics, recomputed independently from the predictions
+        lo, hi = v["accuracy_ci95"]
+        assert lo <= v["accuracy"] <= hi
+        if name != "fp32":
+            pairs = list(zip(record["variants"]["fp32"]["predictions"], v["predictions"], record["labels"]))
+            assert v["vs_fp32"]["fp32_right_only"] == sum(f == y != p for f, p, y in pairs)
+            assert v["vs_fp32"]["variant_right_only"] == sum(p == y != f for f, p, y in pairs)
+            assert v["vs_fp32"]["flipped"] == sum(f != p for f, p, _ in pairs)
     for name in ("int8_dynamic", "onnx_int8_dynamic"):
         s = summary(record, name)
         assert f"{s['speedup']:.2f}x" in proc.stdout and f"{s['size_pct']:.0f}%" in proc.stdout
