@@ -37,6 +37,7 @@ class Evaluation:
     max_length: int
     n_truncated: int
     seconds: float
+    probabilities: list[list[float]] | None = None  # per sentence, per class
 
     def settings(self) -> dict:
         return {"batch_size": self.batch_size, "padding": self.padding, "max_length": self.max_length}
@@ -115,6 +116,7 @@ def evaluate(
         max_length=clf.max_length,
         n_truncated=len(result.truncated),
         seconds=seconds,
+        probabilities=result.probabilities,
     )
 
 

@@ -10,6 +10,7 @@ import json
 import shutil
 from pathlib import Path
 
+from .models import positive_index
 from .onnx_runtime import FILES
 from .variants import VARIANTS
 
@@ -20,14 +21,6 @@ BROWSER_FILES = {
     "onnxruntime-web/dist": ("ort.wasm.min.mjs", "ort-wasm-simd-threaded.mjs", "ort-wasm-simd-threaded.wasm"),
     "@huggingface/tokenizers/dist": ("tokenizers.min.mjs",),
 }
-
-
-def positive_index(id2label: dict) -> int:
-    """The class index whose label names the positive sentiment."""
-    found = [int(i) for i, name in id2label.items() if str(name).lower().startswith("pos")]
-    if len(found) != 1:
-        raise ValueError(f"Cannot tell which label is positive in {id2label}.")
-    return found[0]
 
 
 def install_live_files(onnx_dir: Path, node_modules: Path, script: Path, target: Path) -> dict | None:

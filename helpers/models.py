@@ -29,6 +29,19 @@ class Classifier:
     def label_names(self) -> list[str]:
         return [self.model.config.id2label[i] for i in range(self.model.config.num_labels)]
 
+    @property
+    def positive_index(self) -> int:
+        return positive_index(self.model.config.id2label)
+
+
+def positive_index(id2label: dict) -> int:
+    """The class whose label names the positive sentiment; labels that do not say (LABEL_0, LABEL_1)
+    follow SST-2's convention, 1 = positive."""
+    found = [int(i) for i, name in id2label.items() if str(name).lower().startswith("pos")]
+    if len(found) > 1:
+        raise ValueError(f"More than one positive label in {id2label}.")
+    return found[0] if found else 1
+
 
 def max_input_length(tokenizer, config) -> int:
     """The longest token sequence the model accepts (tokenizer limit and position embeddings)."""

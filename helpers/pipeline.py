@@ -52,6 +52,8 @@ def measure_variant(clf: Classifier, data, profile, threads: int, batch_size: in
     return {
         "accuracy": result.accuracy,
         "predictions": result.predictions,
+        # P(positive) per sentence (the label named POSITIVE), for the flipped sentences and the logit drift
+        "p_positive": [round(p[clf.positive_index], 6) for p in result.probabilities],
         "eval_seconds": round(result.seconds, 3),
         "size_bytes": model_bytes(clf.model),
         "parameters": parameter_breakdown(clf.model),

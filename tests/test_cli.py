@@ -31,7 +31,8 @@ def test_compare_smoke_end_to_end(tmp_path, shared_model, shared_data):
     assert n == len(record["labels"]) == 48
     assert list(record["variants"]) == ["fp32", "int8_dynamic", "onnx_int8_dynamic"]
     for name, v in record["variants"].items():
-        assert len(v["predictions"]) == n
+        assert len(v["predictions"]) == n == len(v["p_positive"])
+        assert all((p > 0.5) == (pred == 1) for p, pred in zip(v["p_positive"], v["predictions"]) if p != 0.5)
         assert v["accuracy"] == sum(p == y for p, y in zip(v["predictions"], record["labels"])) / n
         assert {"median", "p90", "batch_size", "seq_len", "repeats"} <= set(v["latency_ms"])
         assert v["method"] and v["setup_seconds"] >= 0 and v["checkpoint_bytes"] > 0

@@ -68,3 +68,13 @@ def test_max_input_length_takes_the_smaller_limit(tiny_bert):
     clf = load_classifier(str(tiny_bert))
     assert clf.tokenizer.model_max_length == 512
     assert max_input_length(clf.tokenizer, clf.model.config) == 64
+
+
+def test_the_positive_class_is_found_by_name_or_by_sst2s_convention():
+    from helpers.models import positive_index
+
+    assert positive_index({0: "NEGATIVE", 1: "POSITIVE"}) == 1
+    assert positive_index({"0": "positive", "1": "negative"}) == 0
+    assert positive_index({0: "LABEL_0", 1: "LABEL_1"}) == 1  # GLUE SST-2: 1 = positive
+    with pytest.raises(ValueError, match="More than one positive"):
+        positive_index({0: "positive", 1: "Positive!"})
