@@ -12,7 +12,7 @@ from tqdm.auto import tqdm
 from .data import fixed_subset, load_sst2
 from .environment import default_threads, describe_environment
 from .evaluation import Evaluation, check_batching, evaluate
-from .latency import check_threads, fixed_threads, latency_at_shape, latency_on_sentences
+from .latency import check_threads, fixed_threads, interleaved_speedup, latency_at_shape, latency_on_sentences
 from .models import Classifier, load_classifier
 from .profiling import top_operators
 from .profiles import latency_sentences, profile_examples, resolve_profile
@@ -40,8 +40,10 @@ def calibration_sentences(data: str | None, n: int, seed: int = 0) -> list[str]:
 
 
 def measure_variant(clf: Classifier, data, profile, threads: int, batch_size: int, padding: str,
-                    timed_sentences: list[str], progress: bool = True) -> tuple[dict, Evaluation]:
-    """Accuracy, predictions, size and latency of one model variant."""
+                    timed_sentences: list[str], progress: bool = True, baseline: Classifier | None = None,
+                    seed: int = 0) -> tuple[dict, Evaluation]:
+    """Accuracy, predictions, size and latency of one model variant; with `baseline`, also its speedup
+    over the baseline timed interleaved with it, and that speedup's 95% interval."""
     with fixed_threads(threads):
         result = evaluate(clf, data, batch_size, padding, progress)
     by_len = [
@@ -49,7 +51,7 @@ def measure_variant(clf: Classifier, data, profile, threads: int, batch_size: in
         for n in profile.seq_lens
         if n <= clf.max_length
     ]
-    return {
+    entry = {
         "accuracy": result.accuracy,
         "predictions": result.predictions,
         # P(positive) per sentence (the label named POSITIVE), for the flipped sentences and the logit drift
@@ -61,7 +63,11 @@ def measure_variant(clf: Classifier, data, profile, threads: int, batch_size: in
         "latency_by_seq_len": by_len,
         "operators": (top_operators(clf, min(128, clf.max_length), threads)
                           if isinstance(clf.model, torch.nn.Module) else None),
-    }, result
+    }
+    if baseline is not None and baseline is not clf:
+        entry["interleaved"] = interleaved_speedup(baseline, clf, timed_sentences, threads, profile.warmup, seed)
+        entry["speedup_ci95"] = entry["interleaved"]["speedup_ci95"]
+    return entry, result
 
 
 def describe_variant(variant: Variant) -> dict:
@@ -114,7 +120,8 @@ def run_comparison(
     models_dir = Path(models_dir)
 
     def measure(clf):
-        return measure_variant(clf, examples, prof, threads, batch_size, padding, timed, progress=False)
+        return measure_variant(clf, examples, prof, threads, batch_size, padding, timed, progress=False,
+                               baseline=fp32, seed=seed)
 
     record_variants, evaluation = {}, None
     with tempfile.TemporaryDirectory(prefix="book-variants-") as scratch:

@@ -46,6 +46,8 @@ def test_compare_smoke_end_to_end(tmp_path, shared_model, shared_data):
             assert v["vs_fp32"]["fp32_right_only"] == sum(f == y != p for f, p, y in pairs)
             assert v["vs_fp32"]["variant_right_only"] == sum(p == y != f for f, p, y in pairs)
             assert v["vs_fp32"]["flipped"] == sum(f != p for f, p, _ in pairs)
+            lo, hi = v["speedup_ci95"]
+            assert 0 < lo <= v["interleaved"]["speedup"] <= hi and v["interleaved"]["n_sentences"] == 12
     for name in ("int8_dynamic", "onnx_int8_dynamic"):
         s = summary(record, name)
         assert f"{s['speedup']:.2f}x" in proc.stdout and f"{s['size_pct']:.0f}%" in proc.stdout

@@ -88,3 +88,16 @@ def test_environment_records_hardware_and_versions():
     assert env["threads"] == 3 and env["torch"] == torch.__version__
     assert env["quantized_engine"] == torch.backends.quantized.engine
     assert set(env["cpu_flags"]) <= set(RELEVANT_FLAGS) and env["cpu"]
+
+
+def test_interleaved_speedup_pairs_every_sentence_and_brackets_its_median(tiny):
+    from helpers.latency import interleaved_speedup
+
+    sentences = ["a fine film", "a long and winding road of a movie", "flat", "good acting"] * 5
+    result = interleaved_speedup(tiny, quantized_copy(tiny), sentences, threads=1, warmup=2, n_resamples=500)
+    lo, hi = result["speedup_ci95"]
+    assert lo <= result["speedup"] <= hi and lo > 0
+    assert result["speedup"] == pytest.approx(result["baseline_median_ms"] / result["variant_median_ms"])
+    assert result["n_sentences"] == 20 and result["threads"] == 1
+    with pytest.raises(BookError, match="No sentences"):
+        interleaved_speedup(tiny, tiny, [], threads=1)
