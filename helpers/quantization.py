@@ -12,20 +12,27 @@ from torch import nn
 
 
 def quantize_dynamic_int8(model: nn.Module, engine: str | None = None, copy: bool = True,
-                          embeddings: bool = False) -> nn.Module:
+                          embeddings: bool = False, layers: set[str] | None = None) -> nn.Module:
     """Dynamic INT8 post-training quantization of every nn.Linear (weights now, activations per batch).
 
     Calls the seed's method, `torch.ao.quantization.quantize_dynamic`, which this torch version
     marks deprecated (it still works); `engine` picks the kernel library (x86, fbgemm, qnnpack).
     With `embeddings=True` every nn.Embedding is also stored in 8 bits, weight-only, with a float
     scale and zero-point per row (`float_qparams_weight_only_qconfig`): lookups return FP32 rows.
+    With `layers`, only the Linear layers of those names are quantized (the rest stay FP32).
     """
     from torch.ao.quantization import default_dynamic_qconfig, float_qparams_weight_only_qconfig
 
     if engine is not None:
         torch.backends.quantized.engine = engine
     source = _copy.deepcopy(model) if copy else model
-    spec = {nn.Linear: default_dynamic_qconfig}
+    if layers is not None:
+        linear = {name for name, m in source.named_modules() if type(m) is nn.Linear}
+        if not set(layers) <= linear:
+            raise ValueError(f"Not Linear layers of this model: {sorted(set(layers) - linear)[:3]}")
+        spec = {name: default_dynamic_qconfig for name in layers}
+    else:
+        spec = {nn.Linear: default_dynamic_qconfig}
     if embeddings:
         spec[nn.Embedding] = float_qparams_weight_only_qconfig
     return torch.ao.quantization.quantize_dynamic(source.eval(), spec, dtype=torch.qint8)

@@ -1,0 +1,47 @@
+"""Per-layer sensitivity and the mixed-precision scan, on a tiny model and real sentences."""
+
+import numpy as np
+import pytest
+from torch import nn
+
+from helpers import BookError, load_classifier
+from helpers.quantization import quantize_dynamic_int8, quantized_linear_names
+from helpers.sensitivity import (drift, layer_sensitivity, linear_layer_names, mixed_precision_scan, pick_k,
+                                 with_int8_layers)
+
+SENTENCES = ["a gripping, beautifully acted drama", "flat and lifeless", "it is a movie , and it has a plot .",
+             "not bad at all", "the cast is wonderful and the script is sharp , funny and sad", "tedious"]
+
+
+def test_only_the_named_layers_are_quantized(tiny_bert):
+    clf = load_classifier(str(tiny_bert))
+    names = linear_layer_names(clf.model)
+    assert names and all(type(clf.model.get_submodule(n)) is nn.Linear for n in names)
+    one = with_int8_layers(clf, {names[0]})
+    assert quantized_linear_names(one.model) == [names[0]]
+    assert type(clf.model.get_submodule(names[0])) is nn.Linear  # the original is untouched
+    with pytest.raises(ValueError, match="Not Linear layers"):
+        quantize_dynamic_int8(clf.model, layers={"bert.embeddings"})
+
+
+def test_drift_counts_flips_and_probability_moves():
+    result = drift(np.array([0.9, 0.2, 0.6]), np.array([0.8, 0.7, 0.6]))
+    assert result["flipped"] == 1
+    assert result["mean_abs_dp"] == pytest.approx((0.1 + 0.5 + 0) / 3) and result["max_abs_dp"] == pytest.approx(0.5)
+
+
+def test_every_layer_is_ranked_and_keeping_all_in_fp32_means_no_drift(tiny_bert):
+    clf = load_classifier(str(tiny_bert))
+    ranking = layer_sensitivity(clf, SENTENCES, batch_size=4)
+    assert sorted(r["layer"] for r in ranking) == sorted(linear_layer_names(clf.model))
+    keys = [(r["flipped"], r["mean_abs_dp"]) for r in ranking]
+    assert keys == sorted(keys, reverse=True)
+    n = len(ranking)
+    scan = mixed_precision_scan(clf, ranking, SENTENCES, (0, n), batch_size=4)
+    assert scan[1]["flipped"] == 0 and scan[1]["mean_abs_dp"] == 0  # every layer FP32: FP32 itself
+    assert scan[0]["fp32_layers"] == [] and scan[1]["fp32_layers"] == [r["layer"] for r in ranking]
+    assert pick_k(scan, len(SENTENCES), max_flip_rate=0.0) == (0 if scan[0]["flipped"] == 0 else n)
+    with pytest.raises(BookError):
+        mixed_precision_scan(clf, ranking, SENTENCES, (n + 1,))
+    with pytest.raises(BookError, match="train split"):
+        layer_sensitivity(clf, [])
