@@ -24,6 +24,7 @@ class Classifier:
     tokenizer: object
     source: str
     max_length: int
+    details: dict | None = None  # how a route built it, for the record (e.g. int8_mixed's choice of k)
 
     @property
     def label_names(self) -> list[str]:
@@ -186,7 +187,8 @@ def load_quantized(directory: str | Path) -> Classifier:
             model = quantize_torchao_int8(skeleton, copy=False)
         else:
             model = quantize_dynamic_int8(skeleton, engine=meta["quantized_engine"], copy=False,
-                                          embeddings=bool(meta.get("quantized_embeddings")))
+                                          embeddings=bool(meta.get("quantized_embeddings")),
+                                          layers=set(meta["quantized_modules"]))  # int8_mixed keeps some FP32
         state = torch.load(directory / QUANTIZED_WEIGHTS, map_location="cpu", weights_only=True)
     model.load_state_dict(state, strict=True, assign=meta["method"] == QUANTIZERS[1])  # torchao: keep its subclasses
     tokenizer = AutoTokenizer.from_pretrained(directory, local_files_only=True)

@@ -88,8 +88,9 @@ def run_variant(variant: Variant, fp32: Classifier, inputs: BuildInputs, models_
         built, seconds = build_variant(variant, fp32, inputs)
     weights = variant.save(built, models_dir / variant.artifact)
     measured, evaluation = measure(built)
+    details = {"details": built.details} if built.details else {}
     return {**entry, "setup_seconds": round(seconds, 3), "artifact": str((models_dir / variant.artifact).resolve()),
-            "checkpoint_bytes": weights.stat().st_size, **measured}, evaluation
+            "checkpoint_bytes": weights.stat().st_size, **details, **measured}, evaluation
 
 
 def run_comparison(

@@ -79,6 +79,20 @@ def _dynamic(clf, _inputs, embeddings=False):
         return _with_model(clf, quantize_dynamic_int8(clf.model, embeddings=embeddings))
 
 
+def _mixed(clf, inputs):
+    from .sensitivity import layer_sensitivity, mixed_precision_scan, pick_k, with_int8_layers
+
+    dev = inputs.calibration  # train sentences: layers are chosen away from validation
+    ranking = layer_sensitivity(clf, dev)
+    n = len(ranking)
+    scan = mixed_precision_scan(clf, ranking, dev, tuple(k for k in (0, 1, 2, 4, 8, 16) if k <= n))
+    k = pick_k(scan, len(dev))
+    built = with_int8_layers(clf, {r["layer"] for r in ranking[k:]})
+    built.details = {"k": k, "dev_sentences": len(dev), "max_flip_rate": 0.005, "fp32_layers": [
+        r["layer"] for r in ranking[:k]], "sensitivity": ranking, "scan": scan}
+    return built
+
+
 def _static(clf, inputs):
     model = quantize_static_int8(clf.model, clf.tokenizer, clf.max_length, inputs.calibration)
     graph = compile_and_warm(model.graph, clf.tokenizer, clf.max_length, inputs.batch_sizes)
@@ -173,6 +187,10 @@ VARIANTS: dict[str, Variant] = {v.name: v for v in (
             "quantize_dynamic on Linear layers, plus 8-bit embedding rows (per-row float scale and offset)",
             "int8", lambda clf, inputs: _dynamic(clf, inputs, embeddings=True), _save_eager_quantized,
             _load_eager_quantized, "int8_dynamic_embeddings", "#b5521b", "state_dict + load_quantized", _TORCH_AO),
+    Variant("int8_mixed", "INT8 mixed (sensitive layers FP32)",
+            "quantize_dynamic on every Linear except the k most sensitive, ranked and k chosen on train sentences",
+            "int8", _mixed, _save_eager_quantized, _load_eager_quantized, "int8_mixed", "#e8a33d",
+            "state_dict + load_quantized", _TORCH_AO, needs_calibration=True),
     Variant("int8_static", "INT8 static (PT2E, compiled)",
             "PT2E static PTQ: activation ranges calibrated on train sentences, x86 inductor, torch.compile",
             "int8", _static, _save_static, _load_static, "int8_static", "#8e44ad",

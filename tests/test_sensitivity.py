@@ -45,3 +45,22 @@ def test_every_layer_is_ranked_and_keeping_all_in_fp32_means_no_drift(tiny_bert)
         mixed_precision_scan(clf, ranking, SENTENCES, (n + 1,))
     with pytest.raises(BookError, match="train split"):
         layer_sensitivity(clf, [])
+
+
+def test_int8_mixed_records_its_choice_and_round_trips(tmp_path, tiny_bert):
+    import torch
+
+    from helpers import VARIANTS, BuildInputs, build_variant
+
+    clf = load_classifier(str(tiny_bert))
+    built, _ = build_variant(VARIANTS["int8_mixed"], clf, BuildInputs(SENTENCES, 1, tmp_path))
+    details = built.details
+    k = details["k"]
+    assert details["fp32_layers"] == [r["layer"] for r in details["sensitivity"][:k]]
+    kept = set(linear_layer_names(built.model))  # nn.Linear left in the quantized model: the FP32 ones
+    assert kept == set(details["fp32_layers"])
+    VARIANTS["int8_mixed"].save(built, tmp_path / "saved")
+    back = VARIANTS["int8_mixed"].load(tmp_path / "saved", 1)
+    batch = clf.tokenizer(SENTENCES, padding=True, return_tensors="pt")
+    with torch.inference_mode():
+        assert torch.equal(built.model(**batch).logits, back.model(**batch).logits)
