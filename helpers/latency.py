@@ -82,13 +82,17 @@ def _time_forward(model, batch: dict, repeats: int) -> list[float]:
     return times
 
 
-def latency_on_sentences(clf: Classifier, sentences: list[str], threads: int, warmup: int = 5) -> Latency:
-    """Batch-1 latency over real sentences, each timed once after `warmup` untimed runs."""
+def encode_one_by_one(clf: Classifier, sentences: list[str]) -> list[dict]:
+    """Each sentence as its own batch-1 input (truncated to the model's maximum), as a service sees them."""
     if not sentences:
         raise BookError("No sentences to time.")
-    encoded = [
-        clf.tokenizer(s, truncation=True, max_length=clf.max_length, return_tensors="pt") for s in sentences
-    ]
+    return [clf.tokenizer(s, truncation=True, max_length=clf.max_length, return_tensors="pt") for s in sentences]
+
+
+def latency_on_sentences(clf: Classifier, sentences: list[str], threads: int, warmup: int = 5) -> Latency:
+    """Batch-1 latency over real sentences, each timed once after `warmup` untimed runs (the route alone:
+    a one-shot measurement, which drift on a shared machine can bias; see `interleaved_speedup`)."""
+    encoded = encode_one_by_one(clf, sentences)
     with fixed_threads(threads), torch.inference_mode():
         for batch in encoded[:warmup]:
             clf.model(**batch)
@@ -145,6 +149,12 @@ def latency_at_shape(
     )
 
 
+def _ratio_of_medians(baseline, variant, axis):
+    import numpy as np
+
+    return np.median(baseline, axis=axis) / np.median(variant, axis=axis)
+
+
 def interleaved_speedup(baseline: Classifier, variant: Classifier, sentences: list[str], threads: int,
                         warmup: int = 5, seed: int = 0, n_resamples: int = 10_000) -> dict:
     """Baseline and variant timed alternately, sentence by sentence (who goes first alternates too),
@@ -153,12 +163,10 @@ def interleaved_speedup(baseline: Classifier, variant: Classifier, sentences: li
     Both classifiers must take the same tokenizer's inputs (every route of one model does).
     """
     import numpy as np
-    from scipy import stats
 
-    if not sentences:
-        raise BookError("No sentences to time.")
-    encoded = [baseline.tokenizer(s, truncation=True, max_length=baseline.max_length, return_tensors="pt")
-               for s in sentences]
+    from .statistics import paired_bootstrap_ci
+
+    encoded = encode_one_by_one(baseline, sentences)
     pair = (baseline.model, variant.model)
     base_s, var_s = [], []
     with fixed_threads(threads), torch.inference_mode():
@@ -171,10 +179,7 @@ def interleaved_speedup(baseline: Classifier, variant: Classifier, sentences: li
             base_s.append(times[0])
             var_s.append(times[1])
     base, var = np.asarray(base_s) * 1000, np.asarray(var_s) * 1000
-    boot = stats.bootstrap((base, var), lambda b, v, axis: np.median(b, axis=axis) / np.median(v, axis=axis),
-                           paired=True, vectorized=True, n_resamples=n_resamples, method="percentile",
-                           rng=np.random.default_rng(seed))
     return {"speedup": float(np.median(base) / np.median(var)),
-            "speedup_ci95": [float(boot.confidence_interval.low), float(boot.confidence_interval.high)],
+            "speedup_ci95": paired_bootstrap_ci(base, var, _ratio_of_medians, seed, n_resamples),
             "baseline_median_ms": float(np.median(base)), "variant_median_ms": float(np.median(var)),
             "n_sentences": len(encoded), "warmup": warmup, "threads": threads}

@@ -141,7 +141,8 @@ def save_quantized(clf: Classifier, directory: str | Path) -> Path:
     torchao's INT8 tensor subclasses. `save_pretrained` cannot do this: it writes the FP32 skeleton,
     and `from_pretrained` then loads FP32 or random weights for the quantized layers without an error.
     """
-    from .quantization import quantized_embedding_names, quantized_linear_names, torchao_int8_names
+    from .quantization import (known_quantization_warnings_silenced, quantized_embedding_names,
+                               quantized_linear_names, torchao_int8_names)
 
     linear, embeddings, torchao = (quantized_linear_names(clf.model), quantized_embedding_names(clf.model),
                                    torchao_int8_names(clf.model))
@@ -151,7 +152,8 @@ def save_quantized(clf: Classifier, directory: str | Path) -> Path:
     directory.mkdir(parents=True, exist_ok=True)
     clf.model.config.save_pretrained(directory)
     clf.tokenizer.save_pretrained(directory)
-    torch.save(clf.model.state_dict(), directory / QUANTIZED_WEIGHTS)
+    with known_quantization_warnings_silenced():  # the old quantized dtypes' notices (chapter 3)
+        torch.save(clf.model.state_dict(), directory / QUANTIZED_WEIGHTS)
     meta = {
         "method": QUANTIZERS[1] if torchao else QUANTIZERS[0],
         "dtype": "qint8" if linear else "int8",
@@ -190,6 +192,6 @@ def load_quantized(directory: str | Path) -> Classifier:
                                           embeddings=bool(meta.get("quantized_embeddings")),
                                           layers=set(meta["quantized_modules"]))  # int8_mixed keeps some FP32
         state = torch.load(directory / QUANTIZED_WEIGHTS, map_location="cpu", weights_only=True)
-    model.load_state_dict(state, strict=True, assign=meta["method"] == QUANTIZERS[1])  # torchao: keep its subclasses
+        model.load_state_dict(state, strict=True, assign=meta["method"] == QUANTIZERS[1])  # torchao: keep subclasses
     tokenizer = AutoTokenizer.from_pretrained(directory, local_files_only=True)
     return Classifier(model.eval(), tokenizer, meta["source"], int(meta["max_length"]))

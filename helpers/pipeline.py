@@ -43,7 +43,10 @@ def measure_variant(clf: Classifier, data, profile, threads: int, batch_size: in
                     timed_sentences: list[str], progress: bool = True, baseline: Classifier | None = None,
                     seed: int = 0) -> tuple[dict, Evaluation]:
     """Accuracy, predictions, size and latency of one model variant; with `baseline`, also its speedup
-    over the baseline timed interleaved with it, and that speedup's 95% interval."""
+    over the baseline timed interleaved with it, and that speedup's 95% interval.
+
+    The route is timed twice on purpose: alone (`latency_ms`, what a one-shot benchmark reports) and
+    interleaved with the baseline (`interleaved`); chapter 4 shows how far the two can disagree."""
     with fixed_threads(threads):
         result = evaluate(clf, data, batch_size, padding, progress)
     by_len = [

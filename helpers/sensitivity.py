@@ -11,7 +11,7 @@ from tqdm.auto import tqdm
 from .errors import BookError
 from .evaluation import predict
 from .models import Classifier
-from .quantization import known_quantization_warnings_silenced, quantize_dynamic_int8
+from .quantization import quantize_dynamic_int8
 
 
 def linear_layer_names(model: nn.Module) -> list[str]:
@@ -19,7 +19,8 @@ def linear_layer_names(model: nn.Module) -> list[str]:
     return [name for name, m in model.named_modules() if type(m) is nn.Linear]
 
 
-def _p_positive(clf: Classifier, sentences: list[str], batch_size: int) -> np.ndarray:
+def p_positive(clf: Classifier, sentences: list[str], batch_size: int = 32) -> np.ndarray:
+    """P(positive) for each sentence: the reference that a quantized copy's drift is measured against."""
     result = predict(clf, sentences, batch_size)
     return np.asarray(result.probabilities)[:, clf.positive_index]
 
@@ -33,35 +34,35 @@ def drift(reference: np.ndarray, other: np.ndarray) -> dict:
 
 def with_int8_layers(clf: Classifier, layers: set[str]) -> Classifier:
     """The classifier with only `layers` dynamically quantized (a copy; the original is untouched)."""
-    with known_quantization_warnings_silenced():
-        model = quantize_dynamic_int8(clf.model, layers=layers)
-    return Classifier(model, clf.tokenizer, clf.source, clf.max_length)
+    return Classifier(quantize_dynamic_int8(clf.model, layers=layers), clf.tokenizer, clf.source, clf.max_length)
 
 
-def layer_sensitivity(clf: Classifier, sentences: list[str], batch_size: int = 32,
-                      progress: bool = False) -> list[dict]:
-    """For each Linear layer, quantized alone: its drift from FP32 on `sentences`, most sensitive first."""
+def layer_sensitivity(clf: Classifier, sentences: list[str], batch_size: int = 32, progress: bool = False,
+                      reference: np.ndarray | None = None) -> list[dict]:
+    """For each Linear layer, quantized alone: its drift from FP32 on `sentences`, most sensitive first.
+
+    `reference`: the FP32 model's `p_positive` on `sentences`, if already computed."""
     if not sentences:
         raise BookError("Sensitivity needs sentences (from the train split).")
-    reference = _p_positive(clf, sentences, batch_size)
+    reference = p_positive(clf, sentences, batch_size) if reference is None else reference
     rows = []
     for name in tqdm(linear_layer_names(clf.model), desc="layers", disable=not progress):
-        rows.append({"layer": name, **drift(reference, _p_positive(with_int8_layers(clf, {name}), sentences,
+        rows.append({"layer": name, **drift(reference, p_positive(with_int8_layers(clf, {name}), sentences,
                                                                      batch_size))})
     return sorted(rows, key=lambda r: (r["flipped"], r["mean_abs_dp"]), reverse=True)
 
 
 def mixed_precision_scan(clf: Classifier, ranking: list[dict], sentences: list[str], ks: tuple[int, ...],
-                         batch_size: int = 32) -> list[dict]:
+                         batch_size: int = 32, reference: np.ndarray | None = None) -> list[dict]:
     """Drift from FP32 when the `k` most sensitive layers stay FP32 and the rest are INT8, for each k."""
-    reference = _p_positive(clf, sentences, batch_size)
+    reference = p_positive(clf, sentences, batch_size) if reference is None else reference
     names = [r["layer"] for r in ranking]
     rows = []
     for k in ks:
         if not 0 <= k <= len(names):
             raise BookError(f"k must be between 0 and {len(names)}, got {k}.")
         mixed = with_int8_layers(clf, set(names[k:]))
-        rows.append({"k": k, "fp32_layers": names[:k], **drift(reference, _p_positive(mixed, sentences,
+        rows.append({"k": k, "fp32_layers": names[:k], **drift(reference, p_positive(mixed, sentences,
                                                                                        batch_size))})
     return rows
 

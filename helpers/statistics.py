@@ -26,6 +26,14 @@ def accuracy_ci95(labels: list[int], predictions: list[int]) -> list[float]:
     return [float(ci.low), float(ci.high)]
 
 
+def paired_bootstrap_ci(a: np.ndarray, b: np.ndarray, statistic, seed: int = 0,
+                        n_resamples: int = 10_000) -> list[float]:
+    """Percentile 95% interval of `statistic(a, b, axis)`, resampling the pairs (a[i], b[i]) together."""
+    boot = stats.bootstrap((np.asarray(a), np.asarray(b)), statistic, paired=True, vectorized=True,
+                           n_resamples=n_resamples, method="percentile", rng=np.random.default_rng(seed))
+    return [float(boot.confidence_interval.low), float(boot.confidence_interval.high)]
+
+
 def paired_comparison(labels: list[int], baseline: list[int], variant: list[int], seed: int = 0,
                       n_resamples: int = 10_000) -> dict:
     """A variant against the baseline on the same sentences.
@@ -41,11 +49,8 @@ def paired_comparison(labels: list[int], baseline: list[int], variant: list[int]
     discordant = base_only + var_only
     p_value = stats.binomtest(var_only, discordant, 0.5).pvalue if discordant else 1.0
     if discordant:
-        boot = stats.bootstrap((var_right.astype(float), base_right.astype(float)),
-                               lambda v, b, axis: v.mean(axis=axis) - b.mean(axis=axis), paired=True,
-                               vectorized=True, n_resamples=n_resamples, method="percentile",
-                               rng=np.random.default_rng(seed))
-        delta_ci = [float(boot.confidence_interval.low), float(boot.confidence_interval.high)]
+        delta_ci = paired_bootstrap_ci(var_right.astype(float), base_right.astype(float),
+                                       lambda v, b, axis: v.mean(axis=axis) - b.mean(axis=axis), seed, n_resamples)
     else:
         delta_ci = [0.0, 0.0]  # identical correctness on every sentence: no resample can differ
     return {

@@ -18,7 +18,7 @@ from .compiling import compile_and_warm, compiler_missing, uncompiled
 from .errors import BookError
 from .models import Classifier, load_classifier, load_quantized, save_classifier, save_quantized
 from .onnx_runtime import OrtModel, export_onnx, onnxruntime_missing, quantize_onnx_dynamic, save_onnx
-from .quantization import known_quantization_warnings_silenced, quantize_dynamic_int8, quantize_torchao_int8
+from .quantization import quantize_dynamic_int8, quantize_torchao_int8
 from .static_quantization import ExportedClassifier, load_static, quantize_static_int8, save_static
 
 BASELINE = "fp32"
@@ -75,17 +75,18 @@ def _not_x86() -> str | None:
 # --- builders -------------------------------------------------------------------------------------
 
 def _dynamic(clf, _inputs, embeddings=False):
-    with known_quantization_warnings_silenced():
-        return _with_model(clf, quantize_dynamic_int8(clf.model, embeddings=embeddings))
+    return _with_model(clf, quantize_dynamic_int8(clf.model, embeddings=embeddings))
 
 
 def _mixed(clf, inputs):
-    from .sensitivity import layer_sensitivity, mixed_precision_scan, pick_k, with_int8_layers
+    from .sensitivity import layer_sensitivity, mixed_precision_scan, p_positive, pick_k, with_int8_layers
 
     dev = inputs.calibration  # train sentences: layers are chosen away from validation
-    ranking = layer_sensitivity(clf, dev)
+    reference = p_positive(clf, dev)
+    ranking = layer_sensitivity(clf, dev, reference=reference)
     n = len(ranking)
-    scan = mixed_precision_scan(clf, ranking, dev, tuple(k for k in (0, 1, 2, 4, 8, 16) if k <= n))
+    scan = mixed_precision_scan(clf, ranking, dev, tuple(k for k in (0, 1, 2, 4, 8, 16) if k <= n),
+                                reference=reference)
     k = pick_k(scan, len(dev))
     built = with_int8_layers(clf, {r["layer"] for r in ranking[k:]})
     built.details = {"k": k, "dev_sentences": len(dev), "max_flip_rate": 0.005, "fp32_layers": [
@@ -113,13 +114,11 @@ def _save_fp32(clf, directory):
 
 
 def _save_eager_quantized(clf, directory):
-    with known_quantization_warnings_silenced():
-        return save_quantized(_with_model(clf, uncompiled(clf.model)), directory) / "quantized_state_dict.pt"
+    return save_quantized(_with_model(clf, uncompiled(clf.model)), directory) / "quantized_state_dict.pt"
 
 
 def _load_eager_quantized(directory, _threads):
-    with known_quantization_warnings_silenced():
-        return load_quantized(directory)
+    return load_quantized(directory)
 
 
 def _save_static(clf, directory):

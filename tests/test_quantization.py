@@ -39,6 +39,21 @@ def test_every_linear_is_swapped_and_embeddings_stay_fp32(tiny_bert):
     assert quantized_linear_names(clf.model) == []  # the original is untouched
 
 
+def test_quantizing_hides_only_the_deprecation_notices_chapter_three_explains(tiny_bert):
+    import warnings
+
+    clf = load_classifier(str(tiny_bert))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        torch.ao.quantization.quantize_dynamic(clf.model, {nn.Linear}, dtype=torch.qint8)
+    assert any("deprecated" in str(w.message) for w in caught)  # the raw call does warn…
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        quantize_dynamic_int8(clf.model)
+        warnings.warn("an unrelated warning still gets through")
+    assert [str(w.message) for w in caught] == ["an unrelated warning still gets through"]  # …the helper not
+
+
 @pytest.mark.parametrize("fixture", ["tiny_bert", "tiny_distilbert", "shared_model"])
 def test_quantized_round_trip_gives_identical_logits(request, tmp_path, fixture):
     clf = quantized_copy(load_classifier(str(request.getfixturevalue(fixture))))

@@ -5,7 +5,9 @@ import math
 import pytest
 
 from helpers import BookError
-from helpers.statistics import accuracy_ci95, add_statistics, paired_comparison
+import numpy as np
+
+from helpers.statistics import accuracy_ci95, add_statistics, paired_bootstrap_ci, paired_comparison
 
 LABELS = [1, 0, 1, 1, 0, 0, 1, 0, 1, 1] * 10  # 100 sentences
 
@@ -48,6 +50,19 @@ def test_identical_predictions_are_indistinguishable():
     result = paired_comparison(LABELS, LABELS, LABELS)
     assert result == {"flipped": 0, "fp32_right_only": 0, "variant_right_only": 0, "mcnemar_p": 1.0,
                       "accuracy_delta_ci95": [0.0, 0.0]}
+
+
+def _mean_difference(a, b, axis):
+    return a.mean(axis=axis) - b.mean(axis=axis)
+
+
+def test_paired_bootstrap_resamples_pairs_together():
+    rng = np.random.default_rng(3)
+    shared = rng.normal(10, 3, 200)  # a large common term that pairing cancels
+    a, b = shared + 0.5 + rng.normal(0, 0.05, 200), shared
+    lo, hi = paired_bootstrap_ci(a, b, _mean_difference, seed=2)
+    assert lo < 0.5 < hi and hi - lo < 0.1  # unpaired, the spread of `shared` would make it ~1.2 wide
+    assert paired_bootstrap_ci(a, b, _mean_difference, seed=2) == [lo, hi]
 
 
 def test_statistics_refuse_mismatched_predictions():
