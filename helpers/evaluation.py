@@ -23,6 +23,7 @@ class Predictions:
     probabilities: list[list[float]]
     truncated: list[int]  # indices of sentences cut to max_length tokens
     max_length: int
+    logits: list[list[float]]  # the model's raw scores, per sentence and class
 
 
 @dataclass
@@ -38,6 +39,7 @@ class Evaluation:
     n_truncated: int
     seconds: float
     probabilities: list[list[float]] | None = None  # per sentence, per class
+    logits: list[list[float]] | None = None  # per sentence, per class
 
     def settings(self) -> dict:
         return {"batch_size": self.batch_size, "padding": self.padding, "max_length": self.max_length}
@@ -80,7 +82,7 @@ def predict(
     sentences = check_sentences(sentences)
     check_batching(batch_size, padding)
     truncated = [i for i, n in enumerate(token_lengths(clf, sentences)) if n > clf.max_length]
-    labels, probabilities = [], []
+    labels, probabilities, logits = [], [], []
     starts = range(0, len(sentences), batch_size)
     for start in tqdm(starts, desc="batches", disable=not progress, leave=False):
         # Inputs are ordinary tensors, made outside inference mode, everywhere in the book: a compiled
@@ -93,10 +95,12 @@ def predict(
             return_tensors="pt",
         )
         with torch.inference_mode():
-            probs = torch.softmax(clf.model(**batch).logits.float(), dim=-1)
+            scores = clf.model(**batch).logits.float()
+        probs = torch.softmax(scores, dim=-1)
         labels += probs.argmax(dim=-1).tolist()
         probabilities += probs.tolist()
-    return Predictions(labels, probabilities, truncated, clf.max_length)
+        logits += scores.tolist()
+    return Predictions(labels, probabilities, truncated, clf.max_length, logits)
 
 
 def evaluate(
@@ -117,6 +121,7 @@ def evaluate(
         n_truncated=len(result.truncated),
         seconds=seconds,
         probabilities=result.probabilities,
+        logits=result.logits,
     )
 
 

@@ -59,6 +59,8 @@ def measure_variant(clf: Classifier, data, profile, threads: int, batch_size: in
         "predictions": result.predictions,
         # P(positive) per sentence (the label named POSITIVE), for the flipped sentences and the logit drift
         "p_positive": [round(p[clf.positive_index], 6) for p in result.probabilities],
+        # log-odds of positive (logit of POSITIVE minus the other's): how far each decision moved
+        "positive_margin": [round(s[clf.positive_index] - s[1 - clf.positive_index], 5) for s in result.logits],
         "eval_seconds": round(result.seconds, 3),
         "size_bytes": model_bytes(clf.model),
         "parameters": parameter_breakdown(clf.model),

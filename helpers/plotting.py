@@ -216,3 +216,107 @@ def plot_operator_time(profiles: dict[str, dict]):
         ax.tick_params(axis="y", labelsize=8)
     fig.tight_layout()
     return fig
+
+
+def plot_accuracy_intervals(rows: list[dict]):
+    """Left: each route's accuracy with its 95% interval. Right: its change against FP32 with the paired
+    bootstrap 95% interval, labelled with the exact McNemar p. rows: `report.statistics_rows`."""
+    fig, (acc, delta) = plt.subplots(1, 2, figsize=(10.5, 0.42 * len(rows) + 1.6), sharey=True)
+    ys = range(len(rows))[::-1]
+    for y, r in zip(ys, rows):
+        lo, hi = (100 * x for x in r["accuracy_ci95"])
+        acc.errorbar(100 * r["accuracy"], y, xerr=[[100 * r["accuracy"] - lo], [hi - 100 * r["accuracy"]]],
+                     fmt="o", color=color(r["route"]), capsize=3)
+        if "delta_pts" in r:
+            dlo, dhi = r["delta_ci95_pts"]
+            delta.errorbar(r["delta_pts"], y, xerr=[[r["delta_pts"] - dlo], [dhi - r["delta_pts"]]], fmt="o",
+                           color=color(r["route"]), capsize=3)
+            delta.annotate(f"p = {r['mcnemar_p']:.2f}", (max(dhi, r["delta_pts"]), y), xytext=(6, -3),
+                           textcoords="offset points", fontsize=8)
+    acc.set_yticks(list(ys), [r["label"] for r in rows])
+    acc.set(xlabel="accuracy (%), 95% interval", title="Accuracy")
+    delta.axvline(0, color=COLORS["fp32"], ls="--", lw=1.2)
+    delta.set(xlabel="change against FP32 (points), paired 95% interval", title="Change against FP32")
+    delta.margins(x=0.25)
+    fig.tight_layout()
+    return fig
+
+
+def plot_margin_shifts(shifts: dict[str, list[float]]):
+    """How far each route moved every sentence's log-odds of positive from FP32's: one box per route
+    (whiskers at the 1st and 99th percentiles, the rest as dots), on a symmetric log scale."""
+    names = list(shifts)[::-1]
+    fig, ax = plt.subplots(figsize=(9, 0.45 * len(names) + 1.4))
+    boxes = ax.boxplot([shifts[n] for n in names], vert=False, whis=(1, 99), widths=0.55, patch_artist=True,
+                       flierprops={"marker": ".", "markersize": 3, "alpha": 0.5})
+    for patch, name in zip(boxes["boxes"], names):
+        patch.set(facecolor=color(name) or "#999999", alpha=0.55)
+    ax.set_yticks(range(1, len(names) + 1), [label(n) for n in names])
+    ax.axvline(0, color="black", lw=0.8)
+    ax.set_xscale("symlog", linthresh=0.01)
+    ax.set(xlabel="log-odds of positive, route − FP32 (symmetric log scale)",
+           title="How far each route moves the model's decisions")
+    fig.tight_layout()
+    return fig
+
+
+def plot_speedup_intervals(rows: list[dict]):
+    """Each route's speedup over FP32 eager: timed interleaved with FP32 (median, bootstrap 95% interval)
+    and one-shot (each timed alone, minutes apart). rows: `report.statistics_rows`."""
+    rows = [r for r in rows if "speedup" in r][::-1]
+    fig, ax = plt.subplots(figsize=(8.5, 0.45 * len(rows) + 1.4))
+    for y, r in enumerate(rows):
+        lo, hi = r["speedup_ci95"]
+        ax.errorbar(r["speedup"], y, xerr=[[r["speedup"] - lo], [hi - r["speedup"]]], fmt="o",
+                    color=color(r["route"]), capsize=3, label="interleaved, 95% interval" if y == 0 else None)
+        ax.plot(r["one_shot_speedup"], y, "x", color="black", ms=7, label="one-shot" if y == 0 else None)
+    ax.set_yticks(range(len(rows)), [r["label"] for r in rows])
+    ax.axvline(1, color=COLORS["fp32"], ls="--", lw=1.2)
+    ax.set_xscale("log")
+    ax.xaxis.set_major_formatter(ScalarFormatter())
+    ax.xaxis.set_minor_formatter(ScalarFormatter())
+    ax.tick_params(axis="x", which="minor", labelsize=7.5)
+    ax.set(xlabel="speedup over FP32 eager, batch 1 (log scale)", title="Speedup, with and without interleaving")
+    ax.legend(loc="lower right")
+    fig.tight_layout()
+    return fig
+
+
+def plot_sensitivity_vs_sqnr(sensitivity: list[dict], sqnr: list[dict]):
+    """Left: each Linear layer's effect when quantized alone (mean |ΔP(positive)| on train sentences), in
+    module order. Right: that effect against the layer's per-tensor weight SQNR (chapter 3's scan)."""
+    effect = {r["layer"]: r["mean_abs_dp"] for r in sensitivity}
+    rows = [r for r in sqnr if r["layer"] in effect]
+    fig, (bars, scatter) = plt.subplots(1, 2, figsize=(11.5, 4.4), gridspec_kw={"width_ratios": [3, 2]})
+    short = [r["layer"].rsplit("layer.", 1)[-1] for r in rows]
+    bars.bar(range(len(rows)), [effect[r["layer"]] for r in rows], color=COLORS["int8_dynamic"])
+    bars.set_xticks(range(len(rows)), short, rotation=90, fontsize=6.5)
+    bars.set(yscale="log", ylabel="mean |ΔP(positive)|", title="One layer in INT8 at a time")
+    scatter.scatter([r["per_tensor_db"] for r in rows], [effect[r["layer"]] for r in rows],
+                    color=COLORS["int8_dynamic"], alpha=0.75)
+    scatter.set(xscale="linear", yscale="log", xlabel="per-tensor INT8 weight SQNR (dB)",
+                ylabel="mean |ΔP(positive)|", title="Does low weight SQNR predict the damage?")
+    fig.tight_layout()
+    return fig
+
+
+def plot_mixed_tradeoff(rows: list[dict], fp32: dict):
+    """`int8_mixed` against k, the number of most sensitive layers kept FP32: validation accuracy (95%
+    interval), size and latency; FP32 as a dashed line. rows: `sensitivity.mixed_precision_tradeoff`."""
+    ks = [r["k"] for r in rows]
+    fig, axes = plt.subplots(1, 3, figsize=(11.5, 3.6))
+    acc = [100 * r["accuracy"] for r in rows]
+    err = [[a - 100 * r["accuracy_ci95"][0] for a, r in zip(acc, rows)],
+           [100 * r["accuracy_ci95"][1] - a for a, r in zip(acc, rows)]]
+    axes[0].errorbar(ks, acc, yerr=err, fmt="o-", color=COLORS["int8_mixed"], capsize=3)
+    axes[1].plot(ks, [r["size_bytes"] / MIB for r in rows], "o-", color=COLORS["int8_mixed"])
+    axes[2].plot(ks, [r["latency_ms"] for r in rows], "o-", color=COLORS["int8_mixed"])
+    for ax, value, ylabel in zip(axes, (100 * fp32["accuracy"], fp32["size_bytes"] / MIB, fp32["latency_ms"]),
+                                 ("validation accuracy (%)", "size (MiB)", "median latency, batch 1 (ms)")):
+        ax.axhline(value, color=COLORS["fp32"], ls="--", lw=1.2, label="FP32")
+        ax.set(xlabel="k most sensitive layers kept FP32", ylabel=ylabel)
+        ax.set_xticks(ks)
+    axes[0].legend()
+    fig.suptitle("INT8 mixed precision: what each FP32 layer buys and costs", fontweight="bold")
+    fig.tight_layout()
+    return fig

@@ -8,7 +8,7 @@ from pathlib import Path
 from .errors import BookError
 from .size import MIB
 
-SCHEMA_VERSION = 3  # 3: accuracy_ci95 and vs_fp32 (helpers.statistics)
+SCHEMA_VERSION = 4  # 3: accuracy_ci95 and vs_fp32 (helpers.statistics); 4: positive_margin
 BASELINE = "fp32"
 REQUIRED_VARIANT_KEYS = ("accuracy", "predictions", "size_bytes", "latency_ms", "method", "setup_seconds")
 
@@ -153,3 +153,49 @@ def recommend(record: dict, max_drop_pts: float = 0.5) -> dict:
     return {"max_drop_pts": max_drop_pts, "fastest": fastest["name"], "smallest": smallest["name"],
             "fastest_speedup": fastest["speedup"], "fastest_vs_best_fp32": fastest["speedup_vs_best_fp32"],
             "smallest_size_pct": smallest["size_pct"]}
+
+
+def statistics_rows(record: dict) -> list[dict]:
+    """One row per measured route: accuracy with its 95% interval; against FP32, the change (points) with
+    its interval, the exact McNemar p, the flips, and the speedup timed interleaved with FP32 (with its
+    interval) beside the one-shot speedup of `latency_ms` (each route timed alone, minutes apart)."""
+    base = record["variants"][BASELINE]
+    rows = []
+    for name, v in measured(record).items():
+        row = {"route": name, "label": v["label"], "accuracy": v["accuracy"], "accuracy_ci95": v["accuracy_ci95"]}
+        if name != BASELINE:
+            vs = v["vs_fp32"]
+            row.update(delta_pts=100 * (v["accuracy"] - base["accuracy"]),
+                       delta_ci95_pts=[100 * x for x in vs["accuracy_delta_ci95"]], mcnemar_p=vs["mcnemar_p"],
+                       flipped=vs["flipped"], one_shot_speedup=base["latency_ms"]["median"] / v["latency_ms"]["median"])
+            if "interleaved" in v:
+                row.update(speedup=v["interleaved"]["speedup"], speedup_ci95=v["interleaved"]["speedup_ci95"],
+                           fp32_interleaved_ms=v["interleaved"]["baseline_median_ms"])
+        rows.append(row)
+    return rows
+
+
+def _same_examples(record: dict, examples) -> None:
+    if list(examples.labels) != record["labels"]:
+        raise BookError("These sentences are not the ones the record measured (their labels differ): "
+                        "use the chapter's `examples()` with the record's profile and seed.")
+
+
+def flipped_sentences(record: dict, examples, route: str) -> list[dict]:
+    """The sentences whose prediction `route` changed from FP32's: text, true label and both P(positive).
+
+    `examples`: the sentences the record measured, in its order (`Chapter.examples()`)."""
+    _same_examples(record, examples)
+    base, other = record["variants"][BASELINE], record["variants"][route]
+    return [{"sentence": examples.sentences[i], "label": examples.label_names[examples.labels[i]],
+             "P(positive) FP32": base["p_positive"][i], f"P(positive) {other['label']}": other["p_positive"][i],
+             "right": "FP32" if base["predictions"][i] == examples.labels[i] else other["label"]}
+            for i, (a, b) in enumerate(zip(base["predictions"], other["predictions"])) if a != b]
+
+
+def margin_shifts(record: dict) -> dict[str, list[float]]:
+    """For each measured non-FP32 route, how far it moved each sentence's log-odds of positive from FP32's
+    (route − FP32; a flip needs the shift to cross FP32's own margin)."""
+    base = record["variants"][BASELINE]["positive_margin"]
+    return {name: [m - b for m, b in zip(v["positive_margin"], base)]
+            for name, v in measured(record).items() if name != BASELINE}

@@ -9,7 +9,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from .errors import BookError
-from .evaluation import predict
+from .evaluation import evaluate, predict
 from .models import Classifier
 from .quantization import quantize_dynamic_int8
 
@@ -37,6 +37,13 @@ def with_int8_layers(clf: Classifier, layers: set[str]) -> Classifier:
     return Classifier(quantize_dynamic_int8(clf.model, layers=layers), clf.tokenizer, clf.source, clf.max_length)
 
 
+def keep_fp32(clf: Classifier, ranking: list[dict], k: int) -> Classifier:
+    """The classifier with the `k` most sensitive layers of `ranking` in FP32 and the other Linear layers INT8."""
+    if not 0 <= k <= len(ranking):
+        raise BookError(f"k must be between 0 and {len(ranking)}, got {k}.")
+    return with_int8_layers(clf, {r["layer"] for r in ranking[k:]})
+
+
 def layer_sensitivity(clf: Classifier, sentences: list[str], batch_size: int = 32, progress: bool = False,
                       reference: np.ndarray | None = None) -> list[dict]:
     """For each Linear layer, quantized alone: its drift from FP32 on `sentences`, most sensitive first.
@@ -56,14 +63,11 @@ def mixed_precision_scan(clf: Classifier, ranking: list[dict], sentences: list[s
                          batch_size: int = 32, reference: np.ndarray | None = None) -> list[dict]:
     """Drift from FP32 when the `k` most sensitive layers stay FP32 and the rest are INT8, for each k."""
     reference = p_positive(clf, sentences, batch_size) if reference is None else reference
-    names = [r["layer"] for r in ranking]
     rows = []
     for k in ks:
-        if not 0 <= k <= len(names):
-            raise BookError(f"k must be between 0 and {len(names)}, got {k}.")
-        mixed = with_int8_layers(clf, set(names[k:]))
-        rows.append({"k": k, "fp32_layers": names[:k], **drift(reference, p_positive(mixed, sentences,
-                                                                                       batch_size))})
+        mixed = keep_fp32(clf, ranking, k)
+        rows.append({"k": k, "fp32_layers": [r["layer"] for r in ranking[:k]],
+                     **drift(reference, p_positive(mixed, sentences, batch_size))})
     return rows
 
 
@@ -71,3 +75,23 @@ def pick_k(scan: list[dict], n_sentences: int, max_flip_rate: float = 0.005) -> 
     """The smallest k whose flips on the dev sentences stay within `max_flip_rate` (else the largest k)."""
     within = [r["k"] for r in scan if r["flipped"] <= max_flip_rate * n_sentences]
     return min(within) if within else max(r["k"] for r in scan)
+
+
+def mixed_precision_tradeoff(clf: Classifier, ranking: list[dict], ks: tuple[int, ...], examples,
+                             timed_sentences: list[str], threads: int, batch_size: int = 32) -> list[dict]:
+    """For each k (the k most sensitive layers FP32, the rest INT8): accuracy with its 95% interval on
+    `examples` (validation: k was already chosen on train sentences), size and median batch-1 latency."""
+    from .latency import fixed_threads, latency_on_sentences
+    from .size import model_bytes
+    from .statistics import accuracy_ci95
+
+    rows = []
+    for k in ks:
+        mixed = keep_fp32(clf, ranking, k)
+        with fixed_threads(threads):
+            result = evaluate(mixed, examples, batch_size, progress=False)
+        rows.append({"k": k, "accuracy": result.accuracy,
+                     "accuracy_ci95": accuracy_ci95(examples.labels, result.predictions),
+                     "size_bytes": model_bytes(mixed.model),
+                     "latency_ms": latency_on_sentences(mixed, timed_sentences, threads).median})
+    return rows

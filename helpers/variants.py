@@ -79,7 +79,7 @@ def _dynamic(clf, _inputs, embeddings=False):
 
 
 def _mixed(clf, inputs):
-    from .sensitivity import layer_sensitivity, mixed_precision_scan, p_positive, pick_k, with_int8_layers
+    from .sensitivity import keep_fp32, layer_sensitivity, mixed_precision_scan, p_positive, pick_k
 
     dev = inputs.calibration  # train sentences: layers are chosen away from validation
     reference = p_positive(clf, dev)
@@ -88,7 +88,7 @@ def _mixed(clf, inputs):
     scan = mixed_precision_scan(clf, ranking, dev, tuple(k for k in (0, 1, 2, 4, 8, 16) if k <= n),
                                 reference=reference)
     k = pick_k(scan, len(dev))
-    built = with_int8_layers(clf, {r["layer"] for r in ranking[k:]})
+    built = keep_fp32(clf, ranking, k)
     built.details = {"k": k, "dev_sentences": len(dev), "max_flip_rate": 0.005, "fp32_layers": [
         r["layer"] for r in ranking[:k]], "sensitivity": ranking, "scan": scan}
     return built

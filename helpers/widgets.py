@@ -17,7 +17,7 @@ def compare_on_sentence(variants: dict[str, Classifier], sentence: str, threads:
     for name, clf in variants.items():
         out = predict(clf, [sentence])
         timing = latency_on_sentences(clf, [sentence] * runs, threads, warmup=2)
-        rows[name] = {"label": clf.label_names[out.labels[0]], "P(positive)": round(out.probabilities[0][1], 4),
+        rows[name] = {"label": clf.label_names[out.labels[0]], "P(positive)": round(out.probabilities[0][clf.positive_index], 4),
                       "median ms": round(timing.median, 2), "truncated": bool(out.truncated)}
     return pd.DataFrame(rows).T
 

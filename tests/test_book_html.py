@@ -145,10 +145,28 @@ def test_the_closing_chapter_and_the_intro_quote_this_builds_routes(browser):
     common = [fastest["label"], f"{fastest['speedup']:.2f}×", smallest["label"], f"{smallest['size_pct']:.0f}%"]
     expected = {
         "book/intro": common,
-        "chapters/09_choosing_a_route": common + [f"{shape_fp32['size_mib']:.1f} MiB"]
+        "chapters/10_choosing_a_route": common + [f"{shape_fp32['size_mib']:.1f} MiB"]
         + [r["label"] for r in summaries(record)],
     }
     assert_pages_show(browser, expected, "this build's records")
+
+
+def test_the_statistics_quoted_are_the_records(browser):
+    from helpers.report import statistics_rows
+
+    record = json.loads((REPO / "results" / "comparison.json").read_text())
+    rows = statistics_rows(record)
+    fp32_lo, fp32_hi = (100 * x for x in rows[0]["accuracy_ci95"])
+    dynamic = record["variants"]["int8_dynamic"]["vs_fp32"]
+    others = [r for r in rows if "speedup" in r]
+    fp32_runs = [r["fp32_interleaved_ms"] for r in others]
+    expected = {
+        "chapters/09_is_it_real": [f"from {fp32_lo:.1f}% to {fp32_hi:.1f}%", f"p = {dynamic['mcnemar_p']:.2f}",
+                                   f"k = {record['variants']['int8_mixed']['details']['k']}"]
+        + [f"{r['speedup']:.2f}×" for r in others] + [f"{r['delta_pts']:+.2f}" for r in others],
+        "chapters/04_benchmark": [f"from {min(fp32_runs):.2f} to {max(fp32_runs):.2f} ms"],
+    }
+    assert_pages_show(browser, expected, "results/comparison.json")
 
 
 @pytest.mark.parametrize("doc", [doc for doc in PAGES if doc.startswith("chapters/")])

@@ -1,6 +1,7 @@
 """The seed's pipeline end to end through `python -m helpers compare`."""
 
 import json
+import math
 import os
 import subprocess
 import sys
@@ -8,7 +9,10 @@ import sys
 import pytest
 
 from conftest import REPO
-from helpers import load_comparison, recommend, route_table, summaries, summary
+from helpers import (BookError, load_comparison, load_sst2, recommend, resolve_profile, route_table, summaries,
+                     summary)
+from helpers.profiles import profile_examples
+from helpers.report import flipped_sentences, margin_shifts, statistics_rows
 
 
 def run_cli(*args, env=None, cwd=None):
@@ -33,6 +37,8 @@ def test_compare_smoke_end_to_end(tmp_path, shared_model, shared_data):
     for name, v in record["variants"].items():
         assert len(v["predictions"]) == n == len(v["p_positive"])
         assert all((p > 0.5) == (pred == 1) for p, pred in zip(v["p_positive"], v["predictions"]) if p != 0.5)
+        assert len(v["positive_margin"]) == n  # log-odds of positive: P = sigmoid(margin)
+        assert all(abs(p - 1 / (1 + math.exp(-m))) < 1e-4 for p, m in zip(v["p_positive"], v["positive_margin"]))
         assert v["accuracy"] == sum(p == y for p, y in zip(v["predictions"], record["labels"])) / n
         assert {"median", "p90", "batch_size", "seq_len", "repeats"} <= set(v["latency_ms"])
         assert v["method"] and v["setup_seconds"] >= 0 and v["checkpoint_bytes"] > 0
@@ -65,6 +71,21 @@ def test_compare_smoke_end_to_end(tmp_path, shared_model, shared_data):
     table = {r["route"]: r for r in route_table(record)}
     assert table["onnx_int8_dynamic"]["speedup vs FP32 eager"] == rows["onnx_int8_dynamic"]["speedup"]
     assert table["fp32"]["size % of FP32"] == 100 and table["int8_dynamic"]["API"].startswith("deprecated")
+    stats = {r["route"]: r for r in statistics_rows(record)}
+    assert "delta_pts" not in stats["fp32"] and set(stats) == set(record["variants"])
+    for name in ("int8_dynamic", "onnx_int8_dynamic"):
+        v, r = record["variants"][name], stats[name]
+        assert r["mcnemar_p"] == v["vs_fp32"]["mcnemar_p"] and r["speedup"] == v["interleaved"]["speedup"]
+        assert r["delta_pts"] == pytest.approx(100 * (v["accuracy"] - record["variants"]["fp32"]["accuracy"]))
+        shift = margin_shifts(record)[name]
+        crossed = [i for i, (f, d) in enumerate(zip(record["variants"]["fp32"]["positive_margin"], shift))
+                   if (f > 0) != (f + d > 0)]
+        examples = profile_examples(load_sst2(str(shared_data), "validation"), resolve_profile("smoke"))
+        flips = flipped_sentences(record, examples, name)
+        assert len(flips) == r["flipped"] == len(crossed)  # a flip is a margin shift that crosses zero
+        assert [f["sentence"] for f in flips] == [examples.sentences[i] for i in crossed]
+    with pytest.raises(BookError, match="not the ones the record measured"):
+        flipped_sentences(record, examples.subset(list(range(1, len(examples)))), "int8_dynamic")
 
 
 def test_unknown_variant_is_refused_before_any_work(tmp_path, shared_model, shared_data):

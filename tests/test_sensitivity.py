@@ -6,8 +6,8 @@ from torch import nn
 
 from helpers import BookError, load_classifier
 from helpers.quantization import quantize_dynamic_int8, quantized_linear_names
-from helpers.sensitivity import (drift, layer_sensitivity, linear_layer_names, mixed_precision_scan, pick_k,
-                                 with_int8_layers)
+from helpers.sensitivity import (drift, keep_fp32, layer_sensitivity, linear_layer_names, mixed_precision_scan,
+                                 mixed_precision_tradeoff, pick_k, with_int8_layers)
 
 SENTENCES = ["a gripping, beautifully acted drama", "flat and lifeless", "it is a movie , and it has a plot .",
              "not bad at all", "the cast is wonderful and the script is sharp , funny and sad", "tedious"]
@@ -64,3 +64,21 @@ def test_int8_mixed_records_its_choice_and_round_trips(tmp_path, tiny_bert):
     batch = clf.tokenizer(SENTENCES, padding=True, return_tensors="pt")
     with torch.inference_mode():
         assert torch.equal(built.model(**batch).logits, back.model(**batch).logits)
+
+
+def test_the_tradeoff_measures_each_k_and_all_fp32_is_fp32(tiny_bert):
+    from helpers import SentimentData, evaluate, model_bytes
+
+    clf = load_classifier(str(tiny_bert))
+    ranking = layer_sensitivity(clf, SENTENCES, batch_size=4)
+    n = len(ranking)
+    examples = SentimentData(SENTENCES, [1, 0, 1, 1, 1, 0], ("negative", "positive"), "test", "validation")
+    rows = mixed_precision_tradeoff(clf, ranking, (0, 2, n), examples, SENTENCES[:3], threads=1, batch_size=4)
+    assert [r["k"] for r in rows] == [0, 2, n]
+    assert rows[-1]["size_bytes"] == model_bytes(clf.model)  # every layer FP32: the FP32 model
+    assert rows[-1]["accuracy"] == evaluate(clf, examples, 4, progress=False).accuracy
+    assert rows[0]["size_bytes"] < rows[1]["size_bytes"] < rows[2]["size_bytes"]
+    assert all(r["accuracy_ci95"][0] <= r["accuracy"] <= r["accuracy_ci95"][1] and r["latency_ms"] > 0 for r in rows)
+    assert set(linear_layer_names(keep_fp32(clf, ranking, 2).model)) == {r["layer"] for r in ranking[:2]}
+    with pytest.raises(BookError, match="k must be"):
+        keep_fp32(clf, ranking, -1)
