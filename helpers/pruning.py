@@ -1,0 +1,280 @@
+"""Pruning: zero the smallest weights (unstructured), or remove whole attention heads and encoder layers
+(structured), then recover with a short fine-tune on train sentences.
+
+Works on BERT and DistilBERT sequence classifiers; any other architecture is refused with a clear error.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from torch import nn
+from tqdm.auto import tqdm
+
+from .data import SentimentData
+from .errors import BookError
+from .models import Classifier
+
+PRUNING_META = "pruning.json"
+
+
+@dataclass(frozen=True)
+class _Anatomy:
+    """Where an architecture keeps its encoder layers and each layer's attention projections."""
+
+    layers: str  # attribute path of the nn.ModuleList of encoder layers
+    projections: tuple[str, str, str, str]  # query, key, value, output projection, relative to a layer
+    head_count: str  # the attention module's attribute holding its number of heads
+    config_heads: str
+    config_layers: str
+
+
+ANATOMIES = {
+    "bert": _Anatomy("bert.encoder.layer", ("attention.self.query", "attention.self.key", "attention.self.value",
+                                            "attention.output.dense"), "num_attention_heads",
+                     "num_attention_heads", "num_hidden_layers"),
+    "distilbert": _Anatomy("distilbert.transformer.layer", ("attention.q_lin", "attention.k_lin", "attention.v_lin",
+                                                            "attention.out_lin"), "n_heads", "n_heads", "n_layers"),
+}
+
+
+def anatomy(model: nn.Module) -> _Anatomy:
+    """The layout of a supported model (BERT, DistilBERT); anything else is refused."""
+    kind = getattr(getattr(model, "config", None), "model_type", None)
+    if kind not in ANATOMIES:
+        raise BookError(f"Pruning supports {sorted(ANATOMIES)} models; this one is {kind!r}.")
+    return ANATOMIES[kind]
+
+
+def encoder_layers(model: nn.Module) -> nn.ModuleList:
+    return model.get_submodule(anatomy(model).layers)
+
+
+def _attention(model: nn.Module, layer: nn.Module) -> nn.Module:
+    return layer.get_submodule(anatomy(model).projections[0].rsplit(".", 1)[0])
+
+
+def heads_per_layer(model: nn.Module) -> list[int]:
+    """How many attention heads each encoder layer has (after any pruning)."""
+    return [getattr(_attention(model, layer), anatomy(model).head_count) for layer in encoder_layers(model)]
+
+
+def _head_size(model: nn.Module) -> int:
+    return _attention(model, encoder_layers(model)[0]).attention_head_size
+
+
+# --- unstructured -------------------------------------------------------------------------------------
+
+def encoder_linears(model: nn.Module) -> list[tuple[str, nn.Linear]]:
+    """The encoder's Linear layers (attention and feed-forward): what magnitude pruning may zero."""
+    prefix = anatomy(model).layers
+    return [(n, m) for n, m in model.named_modules() if n.startswith(prefix) and type(m) is nn.Linear]
+
+
+def magnitude_pruned(clf: Classifier, sparsity: float) -> Classifier:
+    """A copy with the `sparsity` fraction of smallest-magnitude encoder Linear weights set to zero, chosen
+    globally across layers (`torch.nn.utils.prune.global_unstructured`, L1), the zeros made permanent."""
+    from torch.nn.utils import prune
+
+    if not 0 <= sparsity < 1:
+        raise BookError(f"sparsity must be in [0, 1), got {sparsity}.")
+    model = copy.deepcopy(clf.model).eval()
+    targets = [(m, "weight") for _, m in encoder_linears(model)]
+    prune.global_unstructured(targets, pruning_method=prune.L1Unstructured, amount=float(sparsity))
+    for module, name in targets:
+        prune.remove(module, name)  # bake the mask into the weight: a plain dense tensor with zeros
+    return Classifier(model, clf.tokenizer, clf.source, clf.max_length)
+
+
+def linear_sparsity(model: nn.Module) -> float:
+    """The fraction of encoder Linear weights that are exactly zero."""
+    weights = [m.weight for _, m in encoder_linears(model)]
+    return sum(int((w == 0).sum()) for w in weights) / sum(w.numel() for w in weights)
+
+
+# --- structured: heads ----------------------------------------------------------------------------------
+
+def _labelled_batches(clf: Classifier, data: SentimentData, batch_size: int):
+    for start in range(0, len(data), batch_size):
+        batch = clf.tokenizer(data.sentences[start:start + batch_size], padding=True, truncation=True,
+                              max_length=clf.max_length, return_tensors="pt")
+        yield batch, torch.tensor(data.labels[start:start + batch_size])
+
+
+def head_importance(clf: Classifier, data: SentimentData, batch_size: int = 32) -> torch.Tensor:
+    """Importance of every head, (layers, heads): |∂ loss / ∂ gate| summed over `data` (train sentences), where
+    a gate of 1 scales each head's output (Michel et al., 2019), normalised per layer."""
+    model, parts = clf.model.eval(), anatomy(clf.model)
+    size = _head_size(model)
+    gates = [torch.ones(n, requires_grad=True) for n in heads_per_layer(model)]
+    hooks = [layer.get_submodule(parts.projections[3]).register_forward_pre_hook(
+        lambda _m, args, g=gate: (args[0] * g.repeat_interleave(size),) + args[1:])
+        for layer, gate in zip(encoder_layers(model), gates)]
+    importance = [torch.zeros(len(g)) for g in gates]
+    try:
+        for batch, labels in _labelled_batches(clf, data, batch_size):
+            loss = nn.functional.cross_entropy(model(**batch).logits, labels)
+            grads = torch.autograd.grad(loss, gates)
+            for total, grad in zip(importance, grads):
+                total += grad.abs()
+    finally:
+        for hook in hooks:
+            hook.remove()
+    scores = torch.nn.utils.rnn.pad_sequence(importance, batch_first=True)
+    return scores / scores.norm(dim=1, keepdim=True).clamp_min(1e-12)
+
+
+def least_important_heads(importance: torch.Tensor, fraction: float) -> dict[int, list[int]]:
+    """The `fraction` of heads with the lowest importance, by layer; every layer keeps at least one head."""
+    if not 0 <= fraction < 1:
+        raise BookError(f"fraction must be in [0, 1), got {fraction}.")
+    n_layers, n_heads = importance.shape
+    chosen: dict[int, list[int]] = {}
+    for flat in importance.flatten().argsort().tolist():
+        if sum(map(len, chosen.values())) >= round(fraction * importance.numel()):
+            break
+        layer, head = divmod(flat, n_heads)
+        if len(chosen.get(layer, [])) < n_heads - 1:
+            chosen.setdefault(layer, []).append(head)
+    return {layer: sorted(heads) for layer, heads in sorted(chosen.items())}
+
+
+def _narrowed(linear: nn.Linear, index: torch.Tensor, dim: int) -> nn.Linear:
+    weight = linear.weight.detach().index_select(dim, index).clone()
+    out = nn.Linear(weight.shape[1], weight.shape[0], bias=linear.bias is not None)
+    out.weight = nn.Parameter(weight)
+    if linear.bias is not None:
+        out.bias = nn.Parameter((linear.bias.detach().index_select(0, index) if dim == 0 else linear.bias.detach()).clone())
+    return out
+
+
+def _prune_heads_in_place(model: nn.Module, heads: dict[int, list[int]]) -> None:
+    parts, size = anatomy(model), _head_size(model)
+    layers = encoder_layers(model)
+    for layer_index, drop in heads.items():
+        layer = layers[int(layer_index)]
+        attention = _attention(model, layer)
+        n = getattr(attention, parts.head_count)
+        keep = [h for h in range(n) if h not in set(drop)]
+        if not keep or len(set(drop)) != len(drop) or any(not 0 <= h < n for h in drop):
+            raise BookError(f"Layer {layer_index} has heads 0–{n - 1}; cannot remove {drop} (keep at least one).")
+        index = torch.cat([torch.arange(h * size, (h + 1) * size) for h in keep])
+        for path, dim in zip(parts.projections, (0, 0, 0, 1)):
+            parent, name = path.rsplit(".", 1)
+            setattr(layer.get_submodule(parent), name, _narrowed(layer.get_submodule(path), index, dim))
+        setattr(attention, parts.head_count, len(keep))
+        if hasattr(attention, "all_head_size"):
+            attention.all_head_size = len(keep) * size
+
+
+def without_heads(clf: Classifier, heads: dict[int, list[int]]) -> Classifier:
+    """A copy with the given heads ({layer: [head, …]}) removed: their rows of the query, key and value
+    projections and their columns of the output projection are cut out, so the model is smaller and faster."""
+    model = copy.deepcopy(clf.model).eval()
+    _prune_heads_in_place(model, heads)
+    return Classifier(model, clf.tokenizer, clf.source, clf.max_length)
+
+
+# --- structured: layers ---------------------------------------------------------------------------------
+
+def _keep_layers_in_place(model: nn.Module, keep: list[int]) -> None:
+    parts, layers = anatomy(model), encoder_layers(model)
+    if not keep or sorted(set(keep)) != list(keep) or not all(0 <= i < len(layers) for i in keep):
+        raise BookError(f"Keep a non-empty, increasing list of layers out of 0–{len(layers) - 1}; got {keep}.")
+    parent, name = parts.layers.rsplit(".", 1)
+    setattr(model.get_submodule(parent), name, nn.ModuleList([layers[i] for i in keep]))
+    setattr(model.config, parts.config_layers, len(keep))
+
+
+def with_layers(clf: Classifier, keep: list[int]) -> Classifier:
+    """A copy keeping only the encoder layers `keep` (in order); the others are removed."""
+    model = copy.deepcopy(clf.model).eval()
+    _keep_layers_in_place(model, keep)
+    return Classifier(model, clf.tokenizer, clf.source, clf.max_length)
+
+
+def layer_drop_loss(clf: Classifier, data: SentimentData, batch_size: int = 32) -> list[dict]:
+    """For each encoder layer, the loss on `data` (train sentences) with that layer removed; least harmful first."""
+    n = len(encoder_layers(clf.model))
+    rows = [{"layer": i, "loss": mean_loss(with_layers(clf, [j for j in range(n) if j != i]), data, batch_size)}
+            for i in range(n)]
+    return sorted(rows, key=lambda r: r["loss"])
+
+
+def mean_loss(clf: Classifier, data: SentimentData, batch_size: int = 32) -> float:
+    """Mean cross-entropy of the classifier on labelled sentences."""
+    total = 0.0
+    with torch.inference_mode():
+        for batch, labels in _labelled_batches(clf, data, batch_size):
+            total += float(nn.functional.cross_entropy(clf.model(**batch).logits, labels, reduction="sum"))
+    return total / len(data)
+
+
+# --- recovery ---------------------------------------------------------------------------------------------
+
+def fine_tune(clf: Classifier, data: SentimentData, steps: int, batch_size: int = 32, lr: float = 3e-5,
+              seed: int = 0, progress: bool = False) -> list[float]:
+    """Train `clf` in place for `steps` batches drawn from `data` (train sentences, shuffled with `seed`),
+    AdamW with linear decay; returns the loss of every step (the learning curve)."""
+    if steps < 1:
+        raise BookError(f"steps must be at least 1, got {steps}.")
+    generator = torch.Generator().manual_seed(seed)
+    model = clf.model.train()
+    optimizer = torch.optim.AdamW(model.parameters(), lr=lr)
+    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 1 - step / steps)
+    losses = []
+    order = torch.randperm(len(data), generator=generator).tolist()
+    for step in tqdm(range(steps), desc="fine-tuning", disable=not progress):
+        start = (step * batch_size) % len(order)
+        picked = (order + order)[start:start + batch_size]
+        batch, labels = next(_labelled_batches(clf, data.subset(picked), batch_size))
+        loss = nn.functional.cross_entropy(model(**batch).logits, labels)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        schedule.step()
+        losses.append(float(loss.detach()))
+    model.eval()
+    return losses
+
+
+# --- saving -----------------------------------------------------------------------------------------------
+
+def save_pruned(clf: Classifier, directory: str | Path) -> Path:
+    """Save a structurally pruned classifier: config (with its remaining layers), tokenizer, weights, and
+    how many heads each layer kept. (`from_pretrained` would refuse the narrowed weights.)"""
+    from safetensors.torch import save_file
+
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    clf.model.config.save_pretrained(directory)
+    clf.tokenizer.save_pretrained(directory)
+    save_file({k: v.contiguous() for k, v in clf.model.state_dict().items()}, directory / "model.safetensors")
+    meta = {"heads_per_layer": heads_per_layer(clf.model), "max_length": clf.max_length, "source": clf.source}
+    (directory / PRUNING_META).write_text(json.dumps(meta, indent=2))
+    return directory
+
+
+def load_pruned(directory: str | Path) -> Classifier:
+    """Load what `save_pruned` wrote: rebuild the architecture, narrow each layer to its saved head count,
+    then load the weights (strictly: any mismatch is an error, never random weights)."""
+    from safetensors.torch import load_file
+    from transformers import AutoConfig, AutoModelForSequenceClassification, AutoTokenizer
+
+    directory = Path(directory)
+    meta_path = directory / PRUNING_META
+    if not meta_path.is_file():
+        raise BookError(f"{directory} is not a pruned checkpoint: no {PRUNING_META} (see save_pruned).")
+    meta = json.loads(meta_path.read_text())
+    config = AutoConfig.from_pretrained(directory, local_files_only=True)
+    model = AutoModelForSequenceClassification.from_config(config).eval()
+    full = heads_per_layer(model)
+    _prune_heads_in_place(model, {i: list(range(kept, n)) for i, (n, kept) in enumerate(zip(full, meta["heads_per_layer"]))
+                                  if kept < n})
+    model.load_state_dict(load_file(directory / "model.safetensors"), strict=True)
+    tokenizer = AutoTokenizer.from_pretrained(directory, local_files_only=True)
+    return Classifier(model.eval(), tokenizer, meta["source"], int(meta["max_length"]))

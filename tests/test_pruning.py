@@ -1,0 +1,123 @@
+"""Pruning on tiny BERT and DistilBERT classifiers with a real tokenizer, and on the shared model."""
+
+from types import SimpleNamespace
+
+import pytest
+import torch
+
+from helpers import BookError, SentimentData, load_classifier, model_bytes
+from helpers.pruning import (anatomy, encoder_layers, encoder_linears, fine_tune, head_importance, heads_per_layer,
+                             layer_drop_loss, least_important_heads, linear_sparsity, load_pruned,
+                             magnitude_pruned, mean_loss, save_pruned, with_layers, without_heads)
+
+SENTENCES = ["a gripping, beautifully acted drama", "flat and lifeless", "it is a movie , and it has a plot .",
+             "not bad at all", "the cast is wonderful and the script is sharp , funny and sad", "tedious",
+             "one of the year 's best films", "a mess from start to finish"]
+LABELS = [1, 0, 0, 1, 1, 0, 1, 0]
+DATA = SentimentData(SENTENCES, LABELS, ("negative", "positive"), "test", "train")
+
+
+def _logits(clf, sentences=SENTENCES):
+    batch = clf.tokenizer(sentences, padding=True, return_tensors="pt")
+    with torch.inference_mode():
+        return clf.model(**batch).logits
+
+
+@pytest.fixture(params=["tiny_bert", "tiny_distilbert"])
+def tiny(request):
+    return load_classifier(str(request.getfixturevalue(request.param)))
+
+
+def test_magnitude_pruning_zeros_the_smallest_weights_and_saves_nothing(tiny):
+    pruned = magnitude_pruned(tiny, 0.6)
+    assert linear_sparsity(pruned.model) == pytest.approx(0.6, abs=0.01)
+    assert linear_sparsity(tiny.model) < 0.01  # the original is untouched
+    before = dict(encoder_linears(tiny.model))
+    after = dict(encoder_linears(pruned.model))
+    original = torch.cat([before[n].weight.detach().abs().flatten() for n in before])
+    zeroed = torch.cat([(after[n].weight == 0).flatten() for n in before])
+    assert original[zeroed].max() <= original[~zeroed].min()  # exactly the smallest, across layers
+    assert model_bytes(pruned.model) == model_bytes(tiny.model)  # zeros in a dense tensor take the same bytes
+    with pytest.raises(BookError, match="sparsity"):
+        magnitude_pruned(tiny, 1.0)
+
+
+def test_removing_heads_equals_silencing_them(tiny):
+    size = _attention_head_size(tiny.model)
+    heads = {0: [1], 1: [0]}
+    pruned = without_heads(tiny, heads)
+    assert heads_per_layer(pruned.model) == [1, 1] and heads_per_layer(tiny.model) == [2, 2]
+    assert model_bytes(pruned.model) < model_bytes(tiny.model)
+    parts = anatomy(tiny.model)
+
+    def silence(drop):  # zero the dropped heads' outputs before the output projection
+        def hook(_module, args):
+            mask = torch.ones(args[0].shape[-1])
+            for h in drop:
+                mask[h * size:(h + 1) * size] = 0
+            return (args[0] * mask,) + args[1:]
+        return hook
+
+    hooks = [layer.get_submodule(parts.projections[3]).register_forward_pre_hook(silence(heads[i]))
+             for i, layer in enumerate(encoder_layers(tiny.model))]
+    try:
+        silenced = _logits(tiny)
+    finally:
+        for h in hooks:
+            h.remove()
+    torch.testing.assert_close(_logits(pruned), silenced, rtol=1e-5, atol=1e-5)
+    with pytest.raises(BookError, match="keep at least one"):
+        without_heads(tiny, {0: [0, 1]})
+
+
+def _attention_head_size(model):
+    layer = encoder_layers(model)[0]
+    return layer.get_submodule(anatomy(model).projections[0].rsplit(".", 1)[0]).attention_head_size
+
+
+def test_head_importance_ranks_every_head_and_pruning_keeps_one_per_layer(tiny):
+    importance = head_importance(tiny, DATA, batch_size=4)
+    assert importance.shape == (2, 2) and (importance >= 0).all()
+    torch.testing.assert_close(importance.norm(dim=1), torch.ones(2))
+    chosen = least_important_heads(importance, 0.5)
+    assert sum(map(len, chosen.values())) == 2 and all(len(h) < 2 for h in chosen.values())
+    weakest = divmod(int(importance.flatten().argmin()), 2)
+    assert weakest[1] in chosen[weakest[0]]
+    assert least_important_heads(importance, 0.0) == {}
+
+
+def test_dropping_layers_and_its_ranking(tiny):
+    one = with_layers(tiny, [1])
+    assert len(encoder_layers(one.model)) == 1 and model_bytes(one.model) < model_bytes(tiny.model)
+    assert _logits(one).shape == (len(SENTENCES), 2)
+    ranking = layer_drop_loss(tiny, DATA, batch_size=4)
+    assert sorted(r["layer"] for r in ranking) == [0, 1]
+    assert ranking[0]["loss"] == pytest.approx(mean_loss(with_layers(tiny, [1 - ranking[0]["layer"]]), DATA))
+    for bad in ([], [1, 0], [2]):
+        with pytest.raises(BookError, match="Keep a non-empty"):
+            with_layers(tiny, bad)
+
+
+def test_pruned_models_round_trip(tmp_path, tiny):
+    pruned = with_layers(without_heads(tiny, {1: [0]}), [1])  # layer 1 (one head left) is all that remains
+    save_pruned(pruned, tmp_path / "p")
+    back = load_pruned(tmp_path / "p")
+    assert heads_per_layer(back.model) == [1]
+    assert torch.equal(_logits(back), _logits(pruned))
+    with pytest.raises(BookError, match="not a pruned checkpoint"):
+        load_pruned(tmp_path)
+
+
+def test_fine_tuning_learns(tiny):
+    clf = without_heads(tiny, {0: [0]})
+    before = mean_loss(clf, DATA)
+    losses = fine_tune(clf, DATA, steps=30, batch_size=4, lr=1e-3)
+    assert len(losses) == 30 and mean_loss(clf, DATA) < before
+    assert not clf.model.training
+    with pytest.raises(BookError, match="steps"):
+        fine_tune(clf, DATA, steps=0)
+
+
+def test_other_architectures_are_refused():
+    with pytest.raises(BookError, match="supports"):
+        anatomy(SimpleNamespace(config=SimpleNamespace(model_type="roberta")))
