@@ -53,6 +53,12 @@ class Chapter:
 
         return calibration_sentences(self.data, n, self.seed)
 
+    def train_examples(self) -> SentimentData:
+        """The labelled **train** sentences that rank what to prune and recover it (as the pruned routes use)."""
+        from .pipeline import training_examples
+
+        return training_examples(self.data, self.profile, self.seed)
+
     def describe(self) -> str:
         return (
             f"model: {self.model}\ndata: {self.data}\nprofile: {self.profile.name}   seed: {self.seed}   "

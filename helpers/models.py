@@ -163,9 +163,20 @@ def save_quantized(clf: Classifier, directory: str | Path) -> Path:
         "torch": torch.__version__,
         "max_length": clf.max_length,
         "source": clf.source,
+        "heads_per_layer": _heads_if_pruned(clf.model),  # a head-pruned model needs them to be rebuilt
     }
     (directory / QUANTIZED_META).write_text(json.dumps(meta, indent=2))
     return directory
+
+
+def _heads_if_pruned(model) -> list[int] | None:
+    from .pruning import ANATOMIES, heads_per_layer
+
+    if getattr(model.config, "model_type", None) not in ANATOMIES:
+        return None
+    counts = heads_per_layer(model)
+    full = getattr(model.config, "num_attention_heads", None) or getattr(model.config, "n_heads", None)
+    return counts if any(n != full for n in counts) else None
 
 
 def load_quantized(directory: str | Path) -> Classifier:
@@ -184,6 +195,10 @@ def load_quantized(directory: str | Path) -> Classifier:
     config = AutoConfig.from_pretrained(directory, local_files_only=True)
     check_binary(config, str(directory))
     skeleton = AutoModelForSequenceClassification.from_config(config).eval()
+    if meta.get("heads_per_layer"):
+        from .pruning import narrow_heads
+
+        narrow_heads(skeleton, meta["heads_per_layer"])
     with known_quantization_warnings_silenced():
         if meta["method"] == QUANTIZERS[1]:
             model = quantize_torchao_int8(skeleton, copy=False)

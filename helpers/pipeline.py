@@ -18,7 +18,7 @@ from .profiling import top_operators
 from .profiles import latency_sentences, profile_examples, resolve_profile
 from .report import SCHEMA_VERSION, write_json
 from .size import model_bytes, parameter_breakdown
-from .statistics import add_statistics
+from .statistics import accuracy_ci95, add_statistics
 from .variants import VARIANTS, BuildInputs, Variant, build_variant, select_variants
 
 
@@ -37,6 +37,11 @@ def check_settings(threads: int, batch_size: int, padding: str) -> None:
 def calibration_sentences(data: str | None, n: int, seed: int = 0) -> list[str]:
     """`n` sentences from the **train** split for calibration (choosing ranges on validation would flatter it)."""
     return fixed_subset(load_sst2(data, "train"), n, seed).sentences
+
+
+def training_examples(data: str | None, profile, seed: int = 0):
+    """Labelled **train** sentences for the routes that prune and fine-tune (the pruning chapter uses the same)."""
+    return fixed_subset(load_sst2(data, "train"), profile.pruning_examples, seed + 2)
 
 
 def measure_variant(clf: Classifier, data, profile, threads: int, batch_size: int, padding: str,
@@ -75,10 +80,21 @@ def measure_variant(clf: Classifier, data, profile, threads: int, batch_size: in
     return entry, result
 
 
+def measure_briefly(clf: Classifier, examples, timed_sentences: list[str], threads: int,
+                    batch_size: int = 32) -> dict:
+    """Accuracy (with its 95% interval), size and median batch-1 latency: one point of a chapter's scan."""
+    with fixed_threads(threads):
+        result = evaluate(clf, examples, batch_size, progress=False)
+    return {"accuracy": result.accuracy, "accuracy_ci95": accuracy_ci95(examples.labels, result.predictions),
+            "size_bytes": model_bytes(clf.model),
+            "latency_ms": latency_on_sentences(clf, timed_sentences, threads).median}
+
+
 def describe_variant(variant: Variant) -> dict:
     """The fields every variant's record carries, measured or skipped."""
     return {"label": variant.label, "method": variant.method, "precision": variant.precision,
             "compiled": variant.compiled, "needs_calibration": variant.needs_calibration,
+            "changes_model": variant.changes_model,
             "deploys": variant.deploys, "api": variant.api}
 
 
@@ -121,6 +137,7 @@ def run_comparison(
     timed = latency_sentences(examples, prof, seed)
     calibration = (calibration_sentences(data, prof.calibration_sentences, seed)
                    if any(v.needs_calibration for v in chosen) else [])
+    train = training_examples(data, prof, seed) if any(v.needs_training for v in chosen) else None
 
     fp32 = load_classifier(model)
     models_dir = Path(models_dir)
@@ -132,7 +149,8 @@ def run_comparison(
     record_variants, evaluation = {}, None
     with tempfile.TemporaryDirectory(prefix="book-variants-") as scratch:
         for variant in tqdm(chosen, desc="variants", disable=not progress):
-            inputs = BuildInputs(calibration, threads, Path(scratch) / variant.name)
+            inputs = BuildInputs(calibration, threads, Path(scratch) / variant.name, train=train,
+                                 recovery_steps=prof.recovery_steps, seed=seed)
             inputs.scratch.mkdir(parents=True)
             record_variants[variant.name], result = run_variant(variant, fp32, inputs, models_dir, measure)
             evaluation = evaluation or result

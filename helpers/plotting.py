@@ -300,23 +300,54 @@ def plot_sensitivity_vs_sqnr(sensitivity: list[dict], sqnr: list[dict]):
     return fig
 
 
-def plot_mixed_tradeoff(rows: list[dict], fp32: dict):
-    """`int8_mixed` against k, the number of most sensitive layers kept FP32: validation accuracy (95%
-    interval), size and latency; FP32 as a dashed line. rows: `sensitivity.mixed_precision_tradeoff`."""
-    ks = [r["k"] for r in rows]
-    fig, axes = plt.subplots(1, 3, figsize=(11.5, 3.6))
-    acc = [100 * r["accuracy"] for r in rows]
-    err = [[a - 100 * r["accuracy_ci95"][0] for a, r in zip(acc, rows)],
-           [100 * r["accuracy_ci95"][1] - a for a, r in zip(acc, rows)]]
-    axes[0].errorbar(ks, acc, yerr=err, fmt="o-", color=COLORS["int8_mixed"], capsize=3)
-    axes[1].plot(ks, [r["size_bytes"] / MIB for r in rows], "o-", color=COLORS["int8_mixed"])
-    axes[2].plot(ks, [r["latency_ms"] for r in rows], "o-", color=COLORS["int8_mixed"])
+def plot_tradeoff(series: dict[str, list[dict]], x: str, xlabel: str, fp32: dict, title: str,
+                  colors: dict[str, str] | None = None):
+    """Validation accuracy (95% interval), size and latency against a knob `x`, one line per series, FP32 as a
+    dashed line. Each row: `x`, plus `pipeline.measure_briefly`'s accuracy, accuracy_ci95, size_bytes, latency_ms."""
+    fig, axes = plt.subplots(1, 3, figsize=(11.5, 3.7))
+    palette = ["#e8a33d", "#2e86ab", "#8e44ad", "#4c956c"]
+    for i, (name, rows) in enumerate(series.items()):
+        tint = (colors or {}).get(name, palette[i % len(palette)])
+        xs, acc = [r[x] for r in rows], [100 * r["accuracy"] for r in rows]
+        err = [[a - 100 * r["accuracy_ci95"][0] for a, r in zip(acc, rows)],
+               [100 * r["accuracy_ci95"][1] - a for a, r in zip(acc, rows)]]
+        axes[0].errorbar(xs, acc, yerr=err, fmt="o-", color=tint, capsize=3, label=name)
+        axes[1].plot(xs, [r["size_bytes"] / MIB for r in rows], "o-", color=tint, label=name)
+        axes[2].plot(xs, [r["latency_ms"] for r in rows], "o-", color=tint, label=name)
+    ticks = sorted({r[x] for rows in series.values() for r in rows})
     for ax, value, ylabel in zip(axes, (100 * fp32["accuracy"], fp32["size_bytes"] / MIB, fp32["latency_ms"]),
                                  ("validation accuracy (%)", "size (MiB)", "median latency, batch 1 (ms)")):
         ax.axhline(value, color=COLORS["fp32"], ls="--", lw=1.2, label="FP32")
-        ax.set(xlabel="k most sensitive layers kept FP32", ylabel=ylabel)
-        ax.set_xticks(ks)
-    axes[0].legend()
-    fig.suptitle("INT8 mixed precision: what each FP32 layer buys and costs", fontweight="bold")
+        ax.set(xlabel=xlabel, ylabel=ylabel)
+        ax.set_xticks(ticks)
+    axes[0].legend(fontsize=8.5)
+    fig.suptitle(title, fontweight="bold")
+    fig.tight_layout()
+    return fig
+
+
+def plot_head_importance(importance):
+    """Each attention head's importance (layers × heads), normalised per layer: what head pruning removes first."""
+    values = importance.detach().numpy() if hasattr(importance, "detach") else importance
+    fig, ax = plt.subplots(figsize=(7.5, 0.42 * len(values) + 1.4))
+    image = ax.imshow(values, cmap="viridis", aspect="auto")
+    ax.set(xlabel="head", ylabel="layer", title="Head importance (|∂ loss / ∂ gate|, train sentences)")
+    ax.set_xticks(range(values.shape[1]))
+    ax.set_yticks(range(values.shape[0]))
+    ax.grid(False)
+    fig.colorbar(image, ax=ax, fraction=0.04)
+    fig.tight_layout()
+    return fig
+
+
+def plot_learning_curves(curves: dict[str, list[float]], window: int = 10):
+    """Training loss per step (a moving average over `window` steps), one line per run."""
+    fig, ax = plt.subplots(figsize=(7.5, 3.6))
+    for name, losses in curves.items():
+        w = max(1, min(window, len(losses)))
+        smooth = [sum(losses[i - w + 1:i + 1]) / w for i in range(w - 1, len(losses))]
+        ax.plot(range(w, len(losses) + 1), smooth, label=name)
+    ax.set(xlabel="step", ylabel=f"loss (mean of {window} steps)", title="Recovery fine-tuning")
+    ax.legend()
     fig.tight_layout()
     return fig

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import copy
 import json
+import warnings
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -94,6 +96,55 @@ def linear_sparsity(model: nn.Module) -> float:
     """The fraction of encoder Linear weights that are exactly zero."""
     weights = [m.weight for _, m in encoder_linears(model)]
     return sum(int((w == 0).sum()) for w in weights) / sum(w.numel() for w in weights)
+
+
+@contextmanager
+def _csr_beta_notice_silenced():
+    """PyTorch warns that CSR tensors are "in beta"; the pruning chapter says so once, in prose."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta", category=UserWarning)
+        yield
+
+
+def sparse_storage_bytes(model: nn.Module) -> int:
+    """The model's bytes if every encoder Linear weight were stored as a CSR sparse matrix (values, column
+    indices and row pointers, as `torch.Tensor.to_sparse_csr` keeps them) and everything else dense."""
+    from .size import model_bytes
+
+    total = model_bytes(model)
+    for _, module in encoder_linears(model):
+        weight = module.weight.detach()
+        with _csr_beta_notice_silenced():
+            csr = weight.to_sparse_csr()
+        total += sum(t.numel() * t.element_size() for t in (csr.values(), csr.col_indices(), csr.crow_indices()))
+        total -= weight.numel() * weight.element_size()
+    return total
+
+
+def dense_vs_sparse_matmul(weight: torch.Tensor, n_tokens: int, threads: int, repeats: int = 20) -> dict:
+    """Median ms of `x @ weight.T` for `n_tokens` token vectors, with the weight dense and as CSR sparse."""
+    import statistics
+    import time
+
+    from .latency import fixed_threads
+
+    x = torch.randn(n_tokens, weight.shape[1])
+    with _csr_beta_notice_silenced():
+        sparse = weight.detach().to_sparse_csr()
+    dense = weight.detach()
+
+    def median_ms(fn) -> float:
+        fn()
+        times = []
+        for _ in range(repeats):
+            start = time.perf_counter()
+            fn()
+            times.append(1000 * (time.perf_counter() - start))
+        return statistics.median(times)
+
+    with fixed_threads(threads), torch.inference_mode():
+        return {"dense_ms": median_ms(lambda: x @ dense.T), "sparse_ms": median_ms(lambda: (sparse @ x.T).T),
+                "sparsity": float((dense == 0).float().mean())}
 
 
 # --- structured: heads ----------------------------------------------------------------------------------
@@ -259,6 +310,15 @@ def save_pruned(clf: Classifier, directory: str | Path) -> Path:
     return directory
 
 
+def narrow_heads(model: nn.Module, counts: list[int]) -> None:
+    """Give each layer of a freshly built model `counts[i]` heads, in place: the shapes a saved pruned
+    model needs before its weights can be loaded (which heads were removed is in the weights)."""
+    full = heads_per_layer(model)
+    if len(counts) != len(full):
+        raise BookError(f"The checkpoint has {len(counts)} layers; this configuration builds {len(full)}.")
+    _prune_heads_in_place(model, {i: list(range(kept, n)) for i, (n, kept) in enumerate(zip(full, counts)) if kept < n})
+
+
 def load_pruned(directory: str | Path) -> Classifier:
     """Load what `save_pruned` wrote: rebuild the architecture, narrow each layer to its saved head count,
     then load the weights (strictly: any mismatch is an error, never random weights)."""
@@ -272,9 +332,7 @@ def load_pruned(directory: str | Path) -> Classifier:
     meta = json.loads(meta_path.read_text())
     config = AutoConfig.from_pretrained(directory, local_files_only=True)
     model = AutoModelForSequenceClassification.from_config(config).eval()
-    full = heads_per_layer(model)
-    _prune_heads_in_place(model, {i: list(range(kept, n)) for i, (n, kept) in enumerate(zip(full, meta["heads_per_layer"]))
-                                  if kept < n})
+    narrow_heads(model, meta["heads_per_layer"])
     model.load_state_dict(load_file(directory / "model.safetensors"), strict=True)
     tokenizer = AutoTokenizer.from_pretrained(directory, local_files_only=True)
     return Classifier(model.eval(), tokenizer, meta["source"], int(meta["max_length"]))

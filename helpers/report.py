@@ -45,8 +45,10 @@ def measured(record: dict) -> dict[str, dict]:
 
 
 def best_fp32(record: dict) -> str:
-    """The fastest FP32 route of the record (median batch-1 latency): the fair baseline for speedups."""
-    fp32 = {n: v for n, v in measured(record).items() if v.get("precision", "fp32") == "fp32"}
+    """The fastest FP32 route of the record (median batch-1 latency) computing the same model: the fair
+    baseline for speedups (a pruned or distilled model is a different model, not a faster FP32)."""
+    fp32 = {n: v for n, v in measured(record).items()
+            if v.get("precision", "fp32") == "fp32" and not v.get("changes_model")}
     return min(fp32, key=lambda n: fp32[n]["latency_ms"]["median"])
 
 

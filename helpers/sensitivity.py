@@ -9,7 +9,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from .errors import BookError
-from .evaluation import evaluate, predict
+from .evaluation import predict
 from .models import Classifier
 from .quantization import quantize_dynamic_int8
 
@@ -81,17 +81,7 @@ def mixed_precision_tradeoff(clf: Classifier, ranking: list[dict], ks: tuple[int
                              timed_sentences: list[str], threads: int, batch_size: int = 32) -> list[dict]:
     """For each k (the k most sensitive layers FP32, the rest INT8): accuracy with its 95% interval on
     `examples` (validation: k was already chosen on train sentences), size and median batch-1 latency."""
-    from .latency import fixed_threads, latency_on_sentences
-    from .size import model_bytes
-    from .statistics import accuracy_ci95
+    from .pipeline import measure_briefly
 
-    rows = []
-    for k in ks:
-        mixed = keep_fp32(clf, ranking, k)
-        with fixed_threads(threads):
-            result = evaluate(mixed, examples, batch_size, progress=False)
-        rows.append({"k": k, "accuracy": result.accuracy,
-                     "accuracy_ci95": accuracy_ci95(examples.labels, result.predictions),
-                     "size_bytes": model_bytes(mixed.model),
-                     "latency_ms": latency_on_sentences(mixed, timed_sentences, threads).median})
-    return rows
+    return [{"k": k, **measure_briefly(keep_fp32(clf, ranking, k), examples, timed_sentences, threads, batch_size)}
+            for k in ks]

@@ -17,7 +17,7 @@ from tqdm.auto import tqdm
 from .environment import default_threads, describe_environment
 from .latency import latency_on_sentences
 from .models import Classifier, load_classifier
-from .pipeline import calibration_sentences, run_variant
+from .pipeline import calibration_sentences, run_variant, training_examples
 from .profiles import latency_sentences, profile_examples, resolve_profile
 from .data import load_sst2
 from .report import write_json
@@ -63,6 +63,7 @@ def run_shape_comparison(model: str | None = None, data: str | None = None, prof
     timed = latency_sentences(examples, prof, seed)
     calibration = (calibration_sentences(data, prof.calibration_sentences, seed)
                    if any(v.needs_calibration for v in chosen) else [])
+    train = training_examples(data, prof, seed) if any(v.needs_training for v in chosen) else None
 
     def measure(clf):
         return {"size_bytes": model_bytes(clf.model),
@@ -72,7 +73,9 @@ def run_shape_comparison(model: str | None = None, data: str | None = None, prof
     with tempfile.TemporaryDirectory(prefix="book-shape-") as scratch:
         for variant in tqdm(chosen, desc="DistilBERT shape", disable=not progress):
             # Only batch 1 is timed here, so compiled routes compile for batch 1 only.
-            inputs = BuildInputs(calibration, threads, Path(scratch) / "build" / variant.name, batch_sizes=(1,))
+            # Random weights: pruning removes the same heads' worth of work, but no fine-tune (recovery_steps=0).
+            inputs = BuildInputs(calibration, threads, Path(scratch) / "build" / variant.name, batch_sizes=(1,),
+                                 train=train, seed=seed)
             inputs.scratch.mkdir(parents=True)
             entry, _ = run_variant(variant, shaped, inputs, Path(scratch) / "models", measure)
             entry.pop("artifact", None)
@@ -99,7 +102,8 @@ def shape_rows(record: dict) -> list[dict]:
     variants = record["variants"]
     done = {n: v for n, v in variants.items() if "skipped" not in v}
     base = done["fp32"]
-    best = min((n for n, v in done.items() if v["precision"] == "fp32"), key=lambda n: done[n]["latency_ms"])
+    best = min((n for n, v in done.items() if v["precision"] == "fp32" and not v.get("changes_model")),
+               key=lambda n: done[n]["latency_ms"])
     rows = []
     for name, v in variants.items():
         if "skipped" in v:

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Callable
 
 from .compiling import compile_and_warm, compiler_missing, uncompiled
+from .data import SentimentData
 from .errors import BookError
 from .models import Classifier, load_classifier, load_quantized, save_classifier, save_quantized
 from .onnx_runtime import OrtModel, export_onnx, onnxruntime_missing, quantize_onnx_dynamic, save_onnx
@@ -32,6 +33,9 @@ class BuildInputs:
     threads: int = 1
     scratch: Path = Path(tempfile.gettempdir())  # where a builder may write intermediate files
     batch_sizes: tuple[int, ...] = (1, 2)  # compiled routes compile for these before they are timed
+    train: SentimentData | None = None  # labelled train sentences, for routes that change the model
+    recovery_steps: int = 0  # fine-tuning batches after pruning (0: none, e.g. on a random-weight shape)
+    seed: int = 0
 
 
 @dataclass(frozen=True)
@@ -50,6 +54,8 @@ class Variant:
     deploys: str  # what you ship
     api: str  # maintained, deprecated…
     needs_calibration: bool = False
+    needs_training: bool = False  # uses labelled train sentences (`BuildInputs.train`)
+    changes_model: bool = False  # a different (pruned, distilled) model, not a faster copy of the same one
     compiled: bool = False
     requirements: tuple[Callable[[], str | None], ...] = ()
 
@@ -92,6 +98,35 @@ def _mixed(clf, inputs):
     built.details = {"k": k, "dev_sentences": len(dev), "max_flip_rate": 0.005, "fp32_layers": [
         r["layer"] for r in ranking[:k]], "sensitivity": ranking, "scan": scan}
     return built
+
+
+PRUNED_HEADS_FRACTION = 0.5  # of all attention heads, the least important by Michel et al.'s score
+
+
+def _pruned_heads(clf, inputs, int8=False):
+    from .pruning import fine_tune, head_importance, least_important_heads, without_heads
+
+    importance = head_importance(clf, inputs.train)
+    heads = least_important_heads(importance, PRUNED_HEADS_FRACTION)
+    pruned = without_heads(clf, heads)
+    if inputs.recovery_steps:
+        fine_tune(pruned, inputs.train, inputs.recovery_steps, seed=inputs.seed)
+    built = _with_model(pruned, quantize_dynamic_int8(pruned.model)) if int8 else pruned
+    built.details = {"fraction": PRUNED_HEADS_FRACTION, "heads_removed": {str(k): v for k, v in heads.items()},
+                     "train_sentences": len(inputs.train), "recovery_steps": inputs.recovery_steps}
+    return built
+
+
+def _save_pruned(clf, directory):
+    from .pruning import save_pruned
+
+    return save_pruned(clf, directory) / "model.safetensors"
+
+
+def _load_pruned(directory, _threads):
+    from .pruning import load_pruned
+
+    return load_pruned(directory)
 
 
 def _static(clf, inputs):
@@ -205,6 +240,16 @@ VARIANTS: dict[str, Variant] = {v.name: v for v in (
             _save_eager_quantized, _load_eager_quantized, "torchao_int8", "#3d7f32",
             "state_dict + torchao; compiles at start-up", "maintained (torchao)", compiled=True,
             requirements=(compiler_missing,)),
+    Variant("pruned_heads", "Half the heads pruned (FP32)",
+            "the least important half of the attention heads removed (gradient score on train sentences), "
+            "then a short recovery fine-tune on train sentences", "fp32", _pruned_heads, _save_pruned,
+            _load_pruned, "pruned_heads", "#4c956c", "safetensors + load_pruned", "maintained",
+            needs_training=True, changes_model=True),
+    Variant("pruned_heads_int8_dynamic", "Half the heads pruned + INT8",
+            "pruned_heads, then quantize_dynamic on every Linear", "int8",
+            lambda clf, inputs: _pruned_heads(clf, inputs, int8=True), _save_eager_quantized,
+            _load_eager_quantized, "pruned_heads_int8_dynamic", "#2d6a4f", "state_dict + load_quantized",
+            _TORCH_AO, needs_training=True, changes_model=True),
     Variant("onnx_int8_dynamic", "INT8 dynamic (ONNX Runtime)",
             "ONNX Runtime quantize_dynamic: INT8 MatMul and embedding weights, activations per call", "int8",
             lambda clf, inputs: _onnx(clf, inputs, quantized=True), _onnx_saver("int8_dynamic"),
@@ -230,6 +275,8 @@ def build_variant(variant: Variant, fp32: Classifier, inputs: BuildInputs) -> tu
     """Build one route from the FP32 classifier; returns it and the seconds it took (compiling included)."""
     if variant.needs_calibration and not inputs.calibration:
         raise BookError(f"{variant.name} needs calibration sentences from the train split.")
+    if variant.needs_training and not inputs.train:
+        raise BookError(f"{variant.name} needs labelled sentences from the train split.")
     start = time.perf_counter()
     built = variant.build(fp32, inputs)
     return built, time.perf_counter() - start

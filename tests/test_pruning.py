@@ -42,6 +42,19 @@ def test_magnitude_pruning_zeros_the_smallest_weights_and_saves_nothing(tiny):
         magnitude_pruned(tiny, 1.0)
 
 
+def test_sparse_storage_shrinks_only_with_zeros_and_sparse_products_agree(tiny):
+    from helpers.pruning import dense_vs_sparse_matmul, sparse_storage_bytes
+
+    pruned = magnitude_pruned(tiny, 0.9)
+    assert sparse_storage_bytes(pruned.model) < model_bytes(pruned.model)  # 10% values + indices < dense
+    assert sparse_storage_bytes(tiny.model) > model_bytes(tiny.model)  # no zeros: indices are pure overhead
+    weight = dict(encoder_linears(pruned.model))[encoder_linears(pruned.model)[0][0]].weight
+    timing = dense_vs_sparse_matmul(weight, 8, threads=1, repeats=3)
+    assert timing["dense_ms"] > 0 and timing["sparse_ms"] > 0 and timing["sparsity"] > 0.5
+    x = torch.randn(8, weight.shape[1])
+    torch.testing.assert_close((weight.detach().to_sparse_csr() @ x.T).T, x @ weight.detach().T)
+
+
 def test_removing_heads_equals_silencing_them(tiny):
     size = _attention_head_size(tiny.model)
     heads = {0: [1], 1: [0]}

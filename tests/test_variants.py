@@ -4,7 +4,8 @@ import pytest
 import torch
 from torch._dynamo.utils import counters
 
-from helpers import BookError, BuildInputs, VARIANTS, build_variant, load_classifier, parameter_breakdown, select_variants
+from helpers import (BookError, BuildInputs, SentimentData, VARIANTS, build_variant, load_classifier,
+                     parameter_breakdown, select_variants)
 from helpers.compiling import uncompiled
 from helpers.pipeline import run_variant
 from helpers.size import model_bytes
@@ -13,6 +14,7 @@ from helpers.variants import Variant
 SENTENCES = ["a gripping, beautifully acted drama", "flat and lifeless", "it is a movie , and it has a plot ."]
 CALIBRATION = ["a fine film", "an utterly tedious and overlong mess of a thriller", "good", "bad acting",
                "the cast is wonderful and the script is sharp , funny and sad"]
+TRAIN = SentimentData(CALIBRATION, [1, 0, 1, 0, 1], ("negative", "positive"), "test", "train")
 EAGER = [n for n, v in VARIANTS.items() if not v.compiled]
 
 
@@ -29,7 +31,7 @@ def without_compile(clf):
 def build(name, clf, tmp_path):
     scratch = tmp_path / "scratch"
     scratch.mkdir(exist_ok=True)
-    return build_variant(VARIANTS[name], clf, BuildInputs(CALIBRATION, 1, scratch))[0]
+    return build_variant(VARIANTS[name], clf, BuildInputs(CALIBRATION, 1, scratch, train=TRAIN, recovery_steps=2))[0]
 
 
 def test_the_registry_holds_the_routes_later_chapters_rely_on():
@@ -54,8 +56,9 @@ def test_every_eager_route_reloads_to_identical_logits(request, tmp_path, fixtur
     back = VARIANTS[name].load(tmp_path / "saved", 1)
     assert torch.equal(logits(built), logits(back))
     assert back.max_length == fp32.max_length and back.label_names == fp32.label_names
-    close = 0.05 + 0.1 * logits(fp32).abs().max()  # INT8 stays near FP32 even with random weights
-    assert (logits(built) - logits(fp32)).abs().max() <= close
+    if not VARIANTS[name].changes_model:  # a pruned model is another model; the rest must stay near FP32
+        close = 0.05 + 0.1 * logits(fp32).abs().max()  # INT8 stays near FP32 even with random weights
+        assert (logits(built) - logits(fp32)).abs().max() <= close
 
 
 @pytest.mark.parametrize("name", [n for n, v in VARIANTS.items() if v.compiled])
@@ -108,6 +111,22 @@ def test_parameter_groups_account_for_the_model_size(tmp_path, tiny_bert, name):
     counted = sum(g["bytes"] for g in groups.values())
     assert groups["embeddings"]["bytes"] > 0 and groups["linear"]["bytes"] > 0
     assert 0.8 * model_bytes(built.model) <= counted <= model_bytes(built.model)
+
+
+def test_pruned_routes_remove_half_the_heads_and_need_labelled_train_sentences(tmp_path, tiny_bert):
+    from helpers.pruning import heads_per_layer
+    from helpers.report import best_fp32
+
+    fp32 = load_classifier(str(tiny_bert))
+    for name in ("pruned_heads", "pruned_heads_int8_dynamic"):
+        built = build(name, fp32, tmp_path)
+        assert sum(heads_per_layer(built.model)) == sum(heads_per_layer(fp32.model)) // 2
+        assert built.details["recovery_steps"] == 2 and built.details["train_sentences"] == len(TRAIN)
+        with pytest.raises(BookError, match="labelled sentences"):
+            build_variant(VARIANTS[name], fp32, BuildInputs(CALIBRATION, 1))
+    record = {"variants": {"fp32": {"precision": "fp32", "latency_ms": {"median": 10}},
+                           "pruned_heads": {"precision": "fp32", "changes_model": True, "latency_ms": {"median": 5}}}}
+    assert best_fp32(record) == "fp32"  # a smaller model is not a faster way to run the same one
 
 
 def test_static_quantization_needs_calibration_sentences(tiny_bert):
