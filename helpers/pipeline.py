@@ -40,8 +40,8 @@ def calibration_sentences(data: str | None, n: int, seed: int = 0) -> list[str]:
 
 
 def training_examples(data: str | None, profile, seed: int = 0):
-    """Labelled **train** sentences for the routes that prune and fine-tune (the pruning chapter uses the same)."""
-    return fixed_subset(load_sst2(data, "train"), profile.pruning_examples, seed + 2)
+    """Labelled **train** sentences for the routes that prune, fine-tune or distil (their chapters use the same)."""
+    return fixed_subset(load_sst2(data, "train"), profile.train_examples, seed + 2)
 
 
 def measure_variant(clf: Classifier, data, profile, threads: int, batch_size: int, padding: str,
@@ -150,7 +150,7 @@ def run_comparison(
     with tempfile.TemporaryDirectory(prefix="book-variants-") as scratch:
         for variant in tqdm(chosen, desc="variants", disable=not progress):
             inputs = BuildInputs(calibration, threads, Path(scratch) / variant.name, train=train,
-                                 recovery_steps=prof.recovery_steps, seed=seed)
+                                 recovery_steps=prof.recovery_steps, distill_steps=prof.distill_steps, seed=seed)
             inputs.scratch.mkdir(parents=True)
             record_variants[variant.name], result = run_variant(variant, fp32, inputs, models_dir, measure)
             evaluation = evaluation or result

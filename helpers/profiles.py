@@ -27,14 +27,15 @@ class Profile:
     calibration_sizes: tuple[int, ...]  # the calibration study of the static-quantization chapter
     shape_budget_s: float  # seconds per synthetic shape in the route comparison (slow shapes: fewer runs)
     sparsities: tuple[float, ...]  # the magnitude-pruning scan of the pruning chapter
-    pruning_examples: int  # labelled train sentences that rank heads and layers
+    train_examples: int  # labelled train sentences: rank what to prune, recover, distil
     recovery_steps: int  # fine-tuning batches after structured pruning
+    distill_steps: int  # training batches of each distilled student
 
 
 PROFILES = {
     "full": Profile("full", None, 200, 30, 5, (8, 16, 32, 64, 128, 256, 512), (1, 2, 4, 8, 16, 32), 1800, 128,
-                    (8, 32, 128, 512), 2.0, (0.0, 0.3, 0.5, 0.7, 0.9), 512, 60),
-    "smoke": Profile("smoke", 48, 12, 4, 2, (16, 64, 128), (1, 8), 900, 32, (8, 32), 1.0, (0.0, 0.5, 0.9), 64, 3),
+                    (8, 32, 128, 512), 2.0, (0.0, 0.3, 0.5, 0.7, 0.9), 2048, 60, 300),
+    "smoke": Profile("smoke", 48, 12, 4, 2, (16, 64, 128), (1, 8), 900, 32, (8, 32), 1.0, (0.0, 0.5, 0.9), 64, 3, 3),
 }
 
 

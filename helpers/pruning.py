@@ -1,5 +1,5 @@
 """Pruning: zero the smallest weights (unstructured), or remove whole attention heads and encoder layers
-(structured), then recover with a short fine-tune on train sentences.
+(structured); `training.fine_tune` recovers what was lost, on train sentences.
 
 Works on BERT and DistilBERT sequence classifiers; any other architecture is refused with a clear error.
 """
@@ -15,11 +15,11 @@ from pathlib import Path
 
 import torch
 from torch import nn
-from tqdm.auto import tqdm
 
 from .data import SentimentData
 from .errors import BookError
 from .models import Classifier
+from .training import labelled_batches, mean_loss
 
 PRUNING_META = "pruning.json"
 
@@ -149,13 +149,6 @@ def dense_vs_sparse_matmul(weight: torch.Tensor, n_tokens: int, threads: int, re
 
 # --- structured: heads ----------------------------------------------------------------------------------
 
-def _labelled_batches(clf: Classifier, data: SentimentData, batch_size: int):
-    for start in range(0, len(data), batch_size):
-        batch = clf.tokenizer(data.sentences[start:start + batch_size], padding=True, truncation=True,
-                              max_length=clf.max_length, return_tensors="pt")
-        yield batch, torch.tensor(data.labels[start:start + batch_size])
-
-
 def head_importance(clf: Classifier, data: SentimentData, batch_size: int = 32) -> torch.Tensor:
     """Importance of every head, (layers, heads): |∂ loss / ∂ gate| summed over `data` (train sentences), where
     a gate of 1 scales each head's output (Michel et al., 2019), normalised per layer."""
@@ -167,7 +160,7 @@ def head_importance(clf: Classifier, data: SentimentData, batch_size: int = 32) 
         for layer, gate in zip(encoder_layers(model), gates)]
     importance = [torch.zeros(len(g)) for g in gates]
     try:
-        for batch, labels in _labelled_batches(clf, data, batch_size):
+        for batch, labels in labelled_batches(clf, data, batch_size):
             loss = nn.functional.cross_entropy(model(**batch).logits, labels)
             grads = torch.autograd.grad(loss, gates)
             for total, grad in zip(importance, grads):
@@ -254,43 +247,6 @@ def layer_drop_loss(clf: Classifier, data: SentimentData, batch_size: int = 32) 
     rows = [{"layer": i, "loss": mean_loss(with_layers(clf, [j for j in range(n) if j != i]), data, batch_size)}
             for i in range(n)]
     return sorted(rows, key=lambda r: r["loss"])
-
-
-def mean_loss(clf: Classifier, data: SentimentData, batch_size: int = 32) -> float:
-    """Mean cross-entropy of the classifier on labelled sentences."""
-    total = 0.0
-    with torch.inference_mode():
-        for batch, labels in _labelled_batches(clf, data, batch_size):
-            total += float(nn.functional.cross_entropy(clf.model(**batch).logits, labels, reduction="sum"))
-    return total / len(data)
-
-
-# --- recovery ---------------------------------------------------------------------------------------------
-
-def fine_tune(clf: Classifier, data: SentimentData, steps: int, batch_size: int = 32, lr: float = 3e-5,
-              seed: int = 0, progress: bool = False) -> list[float]:
-    """Train `clf` in place for `steps` batches drawn from `data` (train sentences, shuffled with `seed`),
-    AdamW with linear decay; returns the loss of every step (the learning curve)."""
-    if steps < 1:
-        raise BookError(f"steps must be at least 1, got {steps}.")
-    generator = torch.Generator().manual_seed(seed)
-    model = clf.model.train()
-    optimizer = torch.optim.AdamW(model.parameters(), lr=lr)
-    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 1 - step / steps)
-    losses = []
-    order = torch.randperm(len(data), generator=generator).tolist()
-    for step in tqdm(range(steps), desc="fine-tuning", disable=not progress):
-        start = (step * batch_size) % len(order)
-        picked = (order + order)[start:start + batch_size]
-        batch, labels = next(_labelled_batches(clf, data.subset(picked), batch_size))
-        loss = nn.functional.cross_entropy(model(**batch).logits, labels)
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-        schedule.step()
-        losses.append(float(loss.detach()))
-    model.eval()
-    return losses
 
 
 # --- saving -----------------------------------------------------------------------------------------------

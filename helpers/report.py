@@ -201,3 +201,15 @@ def margin_shifts(record: dict) -> dict[str, list[float]]:
     base = record["variants"][BASELINE]["positive_margin"]
     return {name: [m - b for m, b in zip(v["positive_margin"], base)]
             for name, v in measured(record).items() if name != BASELINE}
+
+
+def against_fp32(record: dict, names: list[str]) -> list[dict]:
+    """The chosen routes against FP32 eager, one row each: accuracy change with its paired 95% interval and
+    McNemar p, size as % of FP32, and the interleaved speedup."""
+    stats = {r["route"]: r for r in statistics_rows(record)}
+    base = record["variants"][BASELINE]["size_bytes"]
+    return [{"route": stats[n]["label"], "accuracy change (pts)": stats[n]["delta_pts"],
+             "95% CI": "[{:+.2f}, {:+.2f}]".format(*stats[n]["delta_ci95_pts"]),
+             "McNemar p": stats[n]["mcnemar_p"],
+             "size % of FP32": 100 * record["variants"][n]["size_bytes"] / base,
+             "speedup": stats[n]["speedup"]} for n in names]

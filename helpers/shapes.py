@@ -73,7 +73,7 @@ def run_shape_comparison(model: str | None = None, data: str | None = None, prof
     with tempfile.TemporaryDirectory(prefix="book-shape-") as scratch:
         for variant in tqdm(chosen, desc="DistilBERT shape", disable=not progress):
             # Only batch 1 is timed here, so compiled routes compile for batch 1 only.
-            # Random weights: pruning removes the same heads' worth of work, but no fine-tune (recovery_steps=0).
+            # Random weights: pruning and distillation shrink it the same way, but nothing is trained (steps 0).
             inputs = BuildInputs(calibration, threads, Path(scratch) / "build" / variant.name, batch_sizes=(1,),
                                  train=train, seed=seed)
             inputs.scratch.mkdir(parents=True)

@@ -35,6 +35,7 @@ class BuildInputs:
     batch_sizes: tuple[int, ...] = (1, 2)  # compiled routes compile for these before they are timed
     train: SentimentData | None = None  # labelled train sentences, for routes that change the model
     recovery_steps: int = 0  # fine-tuning batches after pruning (0: none, e.g. on a random-weight shape)
+    distill_steps: int = 0  # training batches of a distilled student (0: the initialised student, untrained)
     seed: int = 0
 
 
@@ -104,7 +105,8 @@ PRUNED_HEADS_FRACTION = 0.5  # of all attention heads, the least important by Mi
 
 
 def _pruned_heads(clf, inputs, int8=False):
-    from .pruning import fine_tune, head_importance, least_important_heads, without_heads
+    from .pruning import head_importance, least_important_heads, without_heads
+    from .training import fine_tune
 
     importance = head_importance(clf, inputs.train)
     heads = least_important_heads(importance, PRUNED_HEADS_FRACTION)
@@ -114,6 +116,25 @@ def _pruned_heads(clf, inputs, int8=False):
     built = _with_model(pruned, quantize_dynamic_int8(pruned.model)) if int8 else pruned
     built.details = {"fraction": PRUNED_HEADS_FRACTION, "heads_removed": {str(k): v for k, v in heads.items()},
                      "train_sentences": len(inputs.train), "recovery_steps": inputs.recovery_steps}
+    return built
+
+
+DISTILL = {"temperature": 2.0, "alpha": 0.5, "lr": 5e-5}  # the distillation chapter's settings
+
+
+def _distilled(clf, inputs, int8=False):
+    from .distillation import distillation_loss, student_from_teacher, teacher_logits
+    from .pruning import encoder_layers
+    from .training import fine_tune
+
+    student = student_from_teacher(clf)
+    if inputs.distill_steps:
+        targets = teacher_logits(clf, inputs.train)
+        fine_tune(student, inputs.train, inputs.distill_steps, lr=DISTILL["lr"], seed=inputs.seed,
+                  loss=distillation_loss(targets, DISTILL["temperature"], DISTILL["alpha"]))
+    built = _with_model(student, quantize_dynamic_int8(student.model)) if int8 else student
+    built.details = {"student_layers": len(encoder_layers(student.model)), "teacher_layers": len(encoder_layers(clf.model)),
+                     "train_sentences": len(inputs.train), "steps": inputs.distill_steps, **DISTILL}
     return built
 
 
@@ -250,6 +271,15 @@ VARIANTS: dict[str, Variant] = {v.name: v for v in (
             lambda clf, inputs: _pruned_heads(clf, inputs, int8=True), _save_eager_quantized,
             _load_eager_quantized, "pruned_heads_int8_dynamic", "#2d6a4f", "state_dict + load_quantized",
             _TORCH_AO, needs_training=True, changes_model=True),
+    Variant("distilled", "Distilled student (FP32)",
+            "half the encoder layers (every other one, copied from the teacher), trained on train sentences "
+            "with the teacher's soft targets and the labels", "fp32", _distilled, _save_fp32, _load_fp32,
+            "distilled", "#6c757d", "safetensors + transformers", "maintained", needs_training=True,
+            changes_model=True),
+    Variant("distilled_int8_dynamic", "Distilled student + INT8", "distilled, then quantize_dynamic on every Linear",
+            "int8", lambda clf, inputs: _distilled(clf, inputs, int8=True), _save_eager_quantized,
+            _load_eager_quantized, "distilled_int8_dynamic", "#343a40", "state_dict + load_quantized", _TORCH_AO,
+            needs_training=True, changes_model=True),
     Variant("onnx_int8_dynamic", "INT8 dynamic (ONNX Runtime)",
             "ONNX Runtime quantize_dynamic: INT8 MatMul and embedding weights, activations per call", "int8",
             lambda clf, inputs: _onnx(clf, inputs, quantized=True), _onnx_saver("int8_dynamic"),

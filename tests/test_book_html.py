@@ -145,7 +145,7 @@ def test_the_closing_chapter_and_the_intro_quote_this_builds_routes(browser):
     common = [fastest["label"], f"{fastest['speedup']:.2f}×", smallest["label"], f"{smallest['size_pct']:.0f}%"]
     expected = {
         "book/intro": common,
-        "chapters/11_choosing_a_route": common + [f"{shape_fp32['size_mib']:.1f} MiB"]
+        "chapters/12_choosing_a_route": common + [f"{shape_fp32['size_mib']:.1f} MiB"]
         + [r["label"] for r in summaries(record)],
     }
     assert_pages_show(browser, expected, "this build's records")

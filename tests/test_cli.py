@@ -12,7 +12,7 @@ from conftest import REPO
 from helpers import (BookError, load_comparison, load_sst2, recommend, resolve_profile, route_table, summaries,
                      summary)
 from helpers.profiles import profile_examples
-from helpers.report import flipped_sentences, margin_shifts, statistics_rows
+from helpers.report import against_fp32, flipped_sentences, margin_shifts, statistics_rows
 
 
 def run_cli(*args, env=None, cwd=None):
@@ -84,6 +84,9 @@ def test_compare_smoke_end_to_end(tmp_path, shared_model, shared_data):
         flips = flipped_sentences(record, examples, name)
         assert len(flips) == r["flipped"] == len(crossed)  # a flip is a margin shift that crosses zero
         assert [f["sentence"] for f in flips] == [examples.sentences[i] for i in crossed]
+    row = against_fp32(record, ["int8_dynamic"])[0]
+    assert row["size % of FP32"] == pytest.approx(summary(record, "int8_dynamic")["size_pct"])
+    assert row["speedup"] == stats["int8_dynamic"]["speedup"] and row["route"] == stats["int8_dynamic"]["label"]
     with pytest.raises(BookError, match="not the ones the record measured"):
         flipped_sentences(record, examples.subset(list(range(1, len(examples)))), "int8_dynamic")
 

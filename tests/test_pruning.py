@@ -1,4 +1,4 @@
-"""Pruning on tiny BERT and DistilBERT classifiers with a real tokenizer, and on the shared model."""
+"""Pruning and recovery fine-tuning on tiny BERT and DistilBERT classifiers with a real tokenizer."""
 
 from types import SimpleNamespace
 
@@ -6,9 +6,10 @@ import pytest
 import torch
 
 from helpers import BookError, SentimentData, load_classifier, model_bytes
-from helpers.pruning import (anatomy, encoder_layers, encoder_linears, fine_tune, head_importance, heads_per_layer,
+from helpers.pruning import (anatomy, encoder_layers, encoder_linears, head_importance, heads_per_layer,
                              layer_drop_loss, least_important_heads, linear_sparsity, load_pruned,
-                             magnitude_pruned, mean_loss, save_pruned, with_layers, without_heads)
+                             magnitude_pruned, save_pruned, with_layers, without_heads)
+from helpers.training import fine_tune, mean_loss
 
 SENTENCES = ["a gripping, beautifully acted drama", "flat and lifeless", "it is a movie , and it has a plot .",
              "not bad at all", "the cast is wonderful and the script is sharp , funny and sad", "tedious",

@@ -31,7 +31,8 @@ def without_compile(clf):
 def build(name, clf, tmp_path):
     scratch = tmp_path / "scratch"
     scratch.mkdir(exist_ok=True)
-    return build_variant(VARIANTS[name], clf, BuildInputs(CALIBRATION, 1, scratch, train=TRAIN, recovery_steps=2))[0]
+    return build_variant(VARIANTS[name], clf, BuildInputs(CALIBRATION, 1, scratch, train=TRAIN, recovery_steps=2,
+                                                                  distill_steps=2))[0]
 
 
 def test_the_registry_holds_the_routes_later_chapters_rely_on():
@@ -113,7 +114,7 @@ def test_parameter_groups_account_for_the_model_size(tmp_path, tiny_bert, name):
     assert 0.8 * model_bytes(built.model) <= counted <= model_bytes(built.model)
 
 
-def test_pruned_routes_remove_half_the_heads_and_need_labelled_train_sentences(tmp_path, tiny_bert):
+def test_pruned_and_distilled_routes_shrink_the_model_and_need_labelled_train_sentences(tmp_path, tiny_bert):
     from helpers.pruning import heads_per_layer
     from helpers.report import best_fp32
 
@@ -122,6 +123,12 @@ def test_pruned_routes_remove_half_the_heads_and_need_labelled_train_sentences(t
         built = build(name, fp32, tmp_path)
         assert sum(heads_per_layer(built.model)) == sum(heads_per_layer(fp32.model)) // 2
         assert built.details["recovery_steps"] == 2 and built.details["train_sentences"] == len(TRAIN)
+        with pytest.raises(BookError, match="labelled sentences"):
+            build_variant(VARIANTS[name], fp32, BuildInputs(CALIBRATION, 1))
+    for name in ("distilled", "distilled_int8_dynamic"):
+        built = build(name, fp32, tmp_path)
+        assert built.details["student_layers"] == 1 and built.details["teacher_layers"] == 2
+        assert built.details["steps"] == 2
         with pytest.raises(BookError, match="labelled sentences"):
             build_variant(VARIANTS[name], fp32, BuildInputs(CALIBRATION, 1))
     record = {"variants": {"fp32": {"precision": "fp32", "latency_ms": {"median": 10}},

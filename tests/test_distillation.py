@@ -1,0 +1,72 @@
+"""Distillation on tiny BERT and DistilBERT classifiers with a real tokenizer."""
+
+import pytest
+import torch
+from torch import nn
+
+from helpers import BookError, SentimentData, load_classifier, save_classifier
+from helpers.distillation import distillation_loss, student_from_teacher, teacher_logits
+from helpers.pruning import encoder_layers
+from helpers.training import fine_tune
+
+SENTENCES = ["a gripping, beautifully acted drama", "flat and lifeless", "it is a movie , and it has a plot .",
+             "not bad at all", "the cast is wonderful and the script is sharp , funny and sad", "tedious"]
+DATA = SentimentData(SENTENCES, [1, 0, 0, 1, 1, 0], ("negative", "positive"), "test", "train")
+
+
+@pytest.fixture(params=["tiny_bert", "tiny_distilbert"])
+def teacher(request):
+    return load_classifier(str(request.getfixturevalue(request.param)))
+
+
+def _logits(clf, sentences):
+    batch = clf.tokenizer(sentences, padding=True, return_tensors="pt")
+    with torch.inference_mode():
+        return clf.model(**batch).logits
+
+
+def test_teacher_logits_are_the_teachers_row_by_row(teacher):
+    targets = teacher_logits(teacher, DATA, batch_size=4)
+    assert targets.shape == (len(SENTENCES), 2)
+    torch.testing.assert_close(targets[1], _logits(teacher, [SENTENCES[1]])[0], rtol=1e-4, atol=1e-5)
+
+
+def test_the_student_copies_every_other_teacher_layer(teacher):
+    student = student_from_teacher(teacher)
+    assert len(encoder_layers(student.model)) == 1 and len(encoder_layers(teacher.model)) == 2
+    first_t, first_s = encoder_layers(teacher.model)[0], encoder_layers(student.model)[0]
+    assert all(torch.equal(a, b) for a, b in zip(first_t.state_dict().values(), first_s.state_dict().values()))
+    assert len(encoder_layers(teacher.model)) == 2  # the teacher is untouched
+
+
+def test_the_loss_mixes_soft_targets_and_labels():
+    logits = torch.tensor([[2.0, -1.0], [0.5, 0.3]])
+    labels, rows = torch.tensor([0, 1]), torch.tensor([0, 1])
+    hard = nn.functional.cross_entropy(logits, labels)
+    torch.testing.assert_close(distillation_loss(logits, alpha=0.0)(logits, labels, rows), hard)
+    assert float(distillation_loss(logits, alpha=1.0)(logits, labels, rows)) == pytest.approx(0, abs=1e-6)
+    teacher = torch.tensor([[-1.0, 1.0], [1.0, -1.0]])  # a teacher that disagrees costs more
+    assert distillation_loss(teacher, alpha=1.0)(logits, labels, rows) > 0.1
+    with pytest.raises(BookError, match="temperature"):
+        distillation_loss(logits, temperature=0)
+
+
+def test_a_distilled_student_learns_the_teacher_and_round_trips(tmp_path, teacher):
+    targets = teacher_logits(teacher, DATA)
+    student = student_from_teacher(teacher)
+    with torch.no_grad():  # start the student's head elsewhere, so there is something to learn
+        torch.manual_seed(1)
+        student.model.classifier.weight.normal_(0, 1.0)
+    loss = distillation_loss(targets, temperature=2.0, alpha=1.0)
+    rows = torch.arange(len(SENTENCES))
+
+    def gap():
+        return float(loss(_logits(student, SENTENCES), torch.tensor(DATA.labels), rows))
+
+    before = gap()
+    fine_tune(student, DATA, steps=25, batch_size=3, lr=1e-3, loss=loss)
+    assert gap() < before / 2
+    save_classifier(student, tmp_path / "student")
+    back = load_classifier(str(tmp_path / "student"))
+    assert len(encoder_layers(back.model)) == 1
+    assert torch.equal(_logits(back, SENTENCES), _logits(student, SENTENCES))
