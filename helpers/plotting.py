@@ -340,14 +340,16 @@ def plot_head_importance(importance):
     return fig
 
 
-def plot_learning_curves(curves: dict[str, list[float]], window: int = 10):
-    """Training loss per step (a moving average over `window` steps), one line per run."""
+def plot_learning_curves(curves: dict[str, list[float]], title: str, window: int = 10):
+    """Training loss per step (a moving average over up to `window` steps, fewer for short runs), one line
+    per run."""
     fig, ax = plt.subplots(figsize=(7.5, 3.6))
+    w = max(1, min([window] + [len(losses) // 5 for losses in curves.values()]))
     for name, losses in curves.items():
-        w = max(1, min(window, len(losses)))
         smooth = [sum(losses[i - w + 1:i + 1]) / w for i in range(w - 1, len(losses))]
-        ax.plot(range(w, len(losses) + 1), smooth, label=name)
-    ax.set(xlabel="step", ylabel=f"loss (mean of {window} steps)", title="Recovery fine-tuning")
+        ax.plot(range(w, len(losses) + 1), smooth, "o-" if len(smooth) < 20 else "-", ms=3, label=name)
+    ax.set(xlabel="step", ylabel=f"training loss (mean of {w} steps)" if w > 1 else "training loss",
+           title=title)
     ax.legend()
     fig.tight_layout()
     return fig

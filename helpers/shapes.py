@@ -19,7 +19,7 @@ from .latency import latency_on_sentences
 from .models import Classifier, load_classifier
 from .pipeline import calibration_sentences, run_variant, training_examples
 from .profiles import latency_sentences, profile_examples, resolve_profile
-from .data import load_sst2
+from .data import fixed_subset, load_sst2
 from .report import write_json
 from .size import MIB, model_bytes
 from .variants import BuildInputs, select_variants
@@ -63,7 +63,10 @@ def run_shape_comparison(model: str | None = None, data: str | None = None, prof
     timed = latency_sentences(examples, prof, seed)
     calibration = (calibration_sentences(data, prof.calibration_sentences, seed)
                    if any(v.needs_calibration for v in chosen) else [])
-    train = training_examples(data, prof, seed) if any(v.needs_training for v in chosen) else None
+    # Random weights: what pruning ranks and what a student learns means nothing here, only the shapes do,
+    # so a few train sentences suffice (the pruned routes need labelled ones to rank heads at all).
+    train = (fixed_subset(training_examples(data, prof, seed), 64, seed) if any(v.needs_training for v in chosen)
+             else None)
 
     def measure(clf):
         return {"size_bytes": model_bytes(clf.model),
@@ -73,7 +76,7 @@ def run_shape_comparison(model: str | None = None, data: str | None = None, prof
     with tempfile.TemporaryDirectory(prefix="book-shape-") as scratch:
         for variant in tqdm(chosen, desc="DistilBERT shape", disable=not progress):
             # Only batch 1 is timed here, so compiled routes compile for batch 1 only.
-            # Random weights: pruning and distillation shrink it the same way, but nothing is trained (steps 0).
+            # Nothing is trained on random weights (recovery and distillation steps stay 0).
             inputs = BuildInputs(calibration, threads, Path(scratch) / "build" / variant.name, batch_sizes=(1,),
                                  train=train, seed=seed)
             inputs.scratch.mkdir(parents=True)
