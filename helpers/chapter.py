@@ -93,6 +93,8 @@ def glue_values(**values) -> None:
     from myst_nb import glue
 
     for name, value in values.items():
+        if type(value).__module__ == "numpy" and hasattr(value, "item"):
+            value = value.item()  # np.float64(0.25) → 0.25: myst-nb formats a Python number, not its repr
         glue(name, value, display=False)
 
 

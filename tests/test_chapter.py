@@ -78,3 +78,16 @@ def test_playground_widgets_build(tiny_bert):
     assert controls.children[0].value == 3 and first.startswith(b"\x89PNG")
     controls.children[0].value = 6
     assert bytes(image.value).startswith(b"\x89PNG") and bytes(image.value) != first  # redrawn for the new bit width
+
+
+def test_glued_numpy_numbers_are_glued_as_python_numbers(monkeypatch):
+    import myst_nb
+    import numpy as np
+
+    from helpers import glue_values
+
+    glued = {}
+    monkeypatch.setattr(myst_nb, "glue", lambda name, value, display=True: glued.update({name: value}))
+    glue_values(p=np.float64(0.25), n=np.int64(3), flag=np.bool_(True), label="INT8", x=1.5)
+    assert glued == {"p": 0.25, "n": 3, "flag": True, "label": "INT8", "x": 1.5}
+    assert [type(glued[k]) for k in ("p", "n", "flag")] == [float, int, bool]  # their repr is what prose shows
