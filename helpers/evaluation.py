@@ -103,6 +103,12 @@ def predict(
     return Predictions(labels, probabilities, truncated, clf.max_length, logits)
 
 
+def by_length(clf: Classifier, data: SentimentData) -> list[int]:
+    """Row indices of `data`, shortest sentence first: batches of neighbours need little padding."""
+    lengths = token_lengths(clf, data.sentences)
+    return sorted(range(len(data)), key=lambda i: (lengths[i], i))
+
+
 def evaluate(
     clf: Classifier, data: SentimentData, batch_size: int = 32, padding: str = "longest", progress: bool = True
 ) -> Evaluation:

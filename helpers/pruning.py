@@ -19,6 +19,7 @@ from torch import nn
 from .data import SentimentData
 from .errors import BookError
 from .models import Classifier
+from .evaluation import by_length
 from .training import labelled_batches, mean_loss
 
 PRUNING_META = "pruning.json"
@@ -151,7 +152,8 @@ def dense_vs_sparse_matmul(weight: torch.Tensor, n_tokens: int, threads: int, re
 
 def head_importance(clf: Classifier, data: SentimentData, batch_size: int = 32) -> torch.Tensor:
     """Importance of every head, (layers, heads): |∂ loss / ∂ gate| summed over `data` (train sentences), where
-    a gate of 1 scales each head's output (Michel et al., 2019), normalised per layer."""
+    a gate of 1 scales each head's output (Michel et al., 2019), normalised per layer. Batches hold
+    sentences of similar length (less padding)."""
     model, parts = clf.model.eval(), anatomy(clf.model)
     size = _head_size(model)
     gates = [torch.ones(n, requires_grad=True) for n in heads_per_layer(model)]
@@ -160,7 +162,7 @@ def head_importance(clf: Classifier, data: SentimentData, batch_size: int = 32) 
         for layer, gate in zip(encoder_layers(model), gates)]
     importance = [torch.zeros(len(g)) for g in gates]
     try:
-        for batch, labels in labelled_batches(clf, data, batch_size):
+        for batch, labels in labelled_batches(clf, data.subset(by_length(clf, data)), batch_size):
             loss = nn.functional.cross_entropy(model(**batch).logits, labels)
             grads = torch.autograd.grad(loss, gates)
             for total, grad in zip(importance, grads):

@@ -44,11 +44,15 @@ def measured(record: dict) -> dict[str, dict]:
     return {n: v for n, v in record["variants"].items() if "skipped" not in v}
 
 
+def runs_the_fp32_model(entry: dict) -> bool:
+    """Whether a route computes the FP32 model itself (eager, compiled, ONNX): a fair FP32 baseline.
+    A pruned or distilled model is a different model, not a faster FP32."""
+    return entry.get("precision", "fp32") == "fp32" and not entry.get("changes_model")
+
+
 def best_fp32(record: dict) -> str:
-    """The fastest FP32 route of the record (median batch-1 latency) computing the same model: the fair
-    baseline for speedups (a pruned or distilled model is a different model, not a faster FP32)."""
-    fp32 = {n: v for n, v in measured(record).items()
-            if v.get("precision", "fp32") == "fp32" and not v.get("changes_model")}
+    """The fastest route of the record (median batch-1 latency) that runs the FP32 model itself."""
+    fp32 = {n: v for n, v in measured(record).items() if runs_the_fp32_model(v)}
     return min(fp32, key=lambda n: fp32[n]["latency_ms"]["median"])
 
 

@@ -12,15 +12,14 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import torch
-from tqdm.auto import tqdm
 
 from .environment import default_threads, describe_environment
 from .latency import latency_on_sentences
 from .models import Classifier, load_classifier
-from .pipeline import calibration_sentences, run_variant, training_examples
+from .pipeline import calibration_sentences, run_routes, training_examples
 from .profiles import latency_sentences, profile_examples, resolve_profile
 from .data import fixed_subset, load_sst2
-from .report import write_json
+from .report import runs_the_fp32_model, write_json
 from .size import MIB, model_bytes
 from .variants import BuildInputs, select_variants
 
@@ -72,19 +71,21 @@ def run_shape_comparison(model: str | None = None, data: str | None = None, prof
         return {"size_bytes": model_bytes(clf.model),
                 "latency": latency_on_sentences(clf, timed, threads, prof.warmup).to_dict()}, None
 
-    results = {}
     with tempfile.TemporaryDirectory(prefix="book-shape-") as scratch:
-        for variant in tqdm(chosen, desc="DistilBERT shape", disable=not progress):
+        def inputs_for(variant):
             # Only batch 1 is timed here, so compiled routes compile for batch 1 only.
             # Nothing is trained on random weights (recovery and distillation steps stay 0).
             inputs = BuildInputs(calibration, threads, Path(scratch) / "build" / variant.name, batch_sizes=(1,),
                                  train=train, seed=seed)
             inputs.scratch.mkdir(parents=True)
-            entry, _ = run_variant(variant, shaped, inputs, Path(scratch) / "models", measure)
-            entry.pop("artifact", None)
-            if "latency" in entry:
-                entry["latency_ms"] = entry["latency"]["median"]
-            results[variant.name] = entry
+            return inputs
+
+        results, _ = run_routes(chosen, shaped, inputs_for, Path(scratch) / "models", measure, progress,
+                                "DistilBERT shape")
+    for entry in results.values():
+        entry.pop("artifact", None)
+        if "latency" in entry:
+            entry["latency_ms"] = entry["latency"]["median"]
     record = {
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "model": SHAPE_SOURCE,
@@ -105,8 +106,7 @@ def shape_rows(record: dict) -> list[dict]:
     variants = record["variants"]
     done = {n: v for n, v in variants.items() if "skipped" not in v}
     base = done["fp32"]
-    best = min((n for n, v in done.items() if v["precision"] == "fp32" and not v.get("changes_model")),
-               key=lambda n: done[n]["latency_ms"])
+    best = min((n for n, v in done.items() if runs_the_fp32_model(v)), key=lambda n: done[n]["latency_ms"])
     rows = []
     for name, v in variants.items():
         if "skipped" in v:

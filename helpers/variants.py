@@ -1,7 +1,8 @@
 """Every route from the FP32 classifier to a deployable model, as data: one registry entry per route.
 
 A `Variant` names a route, says in one line how it works, builds it from the FP32 classifier (with
-calibration sentences where it needs them), saves it and loads it back. The pipeline, the report,
+calibration sentences where it needs them) or from the model another route built (its `parent`: a
+pruned or distilled model, then quantized), saves it and loads it back. The pipeline, the report,
 the figures and the chapters iterate over `VARIANTS`; adding a route means adding one entry here.
 """
 
@@ -59,6 +60,7 @@ class Variant:
     changes_model: bool = False  # a different (pruned, distilled) model, not a faster copy of the same one
     compiled: bool = False
     requirements: tuple[Callable[[], str | None], ...] = ()
+    parent: str | None = None  # the route whose built model this one starts from (None: the FP32 model)
 
     def unavailable(self) -> str | None:
         """Why this route cannot run on this machine, or None."""
@@ -88,7 +90,12 @@ def _dynamic(clf, _inputs, embeddings=False):
 def _mixed(clf, inputs):
     from .sensitivity import keep_fp32, layer_sensitivity, mixed_precision_scan, p_positive, pick_k
 
-    dev = inputs.calibration  # train sentences: layers are chosen away from validation
+    from .evaluation import token_lengths
+
+    # train sentences (layers are chosen away from validation), batched by length: less padding, and the
+    # FP32 reference and every quantized copy see the same batches
+    lengths = token_lengths(clf, inputs.calibration)
+    dev = [s for _, s in sorted(zip(lengths, inputs.calibration), key=lambda pair: pair[0])]
     reference = p_positive(clf, dev)
     ranking = layer_sensitivity(clf, dev, reference=reference)
     n = len(ranking)
@@ -104,7 +111,7 @@ def _mixed(clf, inputs):
 PRUNED_HEADS_FRACTION = 0.5  # of all attention heads, the least important by Michel et al.'s score
 
 
-def _pruned_heads(clf, inputs, int8=False):
+def _pruned_heads(clf, inputs):
     from .pruning import head_importance, least_important_heads, without_heads
     from .training import fine_tune
 
@@ -112,30 +119,27 @@ def _pruned_heads(clf, inputs, int8=False):
     heads = least_important_heads(importance, PRUNED_HEADS_FRACTION)
     pruned = without_heads(clf, heads)
     if inputs.recovery_steps:
-        fine_tune(pruned, inputs.train, inputs.recovery_steps, seed=inputs.seed)
-    built = _with_model(pruned, quantize_dynamic_int8(pruned.model)) if int8 else pruned
-    built.details = {"fraction": PRUNED_HEADS_FRACTION, "heads_removed": {str(k): v for k, v in heads.items()},
-                     "train_sentences": len(inputs.train), "recovery_steps": inputs.recovery_steps}
-    return built
+        losses = fine_tune(pruned, inputs.train, inputs.recovery_steps, seed=inputs.seed)
+    pruned.details = {"fraction": PRUNED_HEADS_FRACTION, "heads_removed": {str(k): v for k, v in heads.items()},
+                      "train_sentences": len(inputs.train), "recovery_steps": inputs.recovery_steps,
+                      **({"losses": [round(x, 5) for x in losses]} if inputs.recovery_steps else {})}
+    return pruned
 
 
 DISTILL = {"temperature": 2.0, "alpha": 0.5, "lr": 5e-5}  # the distillation chapter's settings
 
 
-def _distilled(clf, inputs, int8=False):
-    from .distillation import distillation_loss, student_from_teacher, teacher_logits
-    from .pruning import encoder_layers
-    from .training import fine_tune
+def _distilled(clf, inputs):
+    from .distillation import distil
 
-    student = student_from_teacher(clf)
-    if inputs.distill_steps:
-        targets = teacher_logits(clf, inputs.train)
-        fine_tune(student, inputs.train, inputs.distill_steps, lr=DISTILL["lr"], seed=inputs.seed,
-                  loss=distillation_loss(targets, DISTILL["temperature"], DISTILL["alpha"]))
-    built = _with_model(student, quantize_dynamic_int8(student.model)) if int8 else student
-    built.details = {"student_layers": len(encoder_layers(student.model)), "teacher_layers": len(encoder_layers(clf.model)),
-                     "train_sentences": len(inputs.train), "steps": inputs.distill_steps, **DISTILL}
-    return built
+    student, _losses = distil(clf, inputs.train, inputs.distill_steps, seed=inputs.seed, **DISTILL)
+    return student
+
+
+def _save_distilled(clf, directory):
+    from .distillation import save_distilled
+
+    return save_distilled(clf, directory) / "model.safetensors"
 
 
 def _save_pruned(clf, directory):
@@ -267,19 +271,17 @@ VARIANTS: dict[str, Variant] = {v.name: v for v in (
             _load_pruned, "pruned_heads", "#4c956c", "safetensors + load_pruned", "maintained",
             needs_training=True, changes_model=True),
     Variant("pruned_heads_int8_dynamic", "Half the heads pruned + INT8",
-            "pruned_heads, then quantize_dynamic on every Linear", "int8",
-            lambda clf, inputs: _pruned_heads(clf, inputs, int8=True), _save_eager_quantized,
+            "pruned_heads, then quantize_dynamic on every Linear", "int8", _dynamic, _save_eager_quantized,
             _load_eager_quantized, "pruned_heads_int8_dynamic", "#2d6a4f", "state_dict + load_quantized",
-            _TORCH_AO, needs_training=True, changes_model=True),
+            _TORCH_AO, needs_training=True, changes_model=True, parent="pruned_heads"),
     Variant("distilled", "Distilled student (FP32)",
             "half the encoder layers (every other one, copied from the teacher), trained on train sentences "
-            "with the teacher's soft targets and the labels", "fp32", _distilled, _save_fp32, _load_fp32,
+            "with the teacher's soft targets and the labels", "fp32", _distilled, _save_distilled, _load_fp32,
             "distilled", "#6c757d", "safetensors + transformers", "maintained", needs_training=True,
             changes_model=True),
     Variant("distilled_int8_dynamic", "Distilled student + INT8", "distilled, then quantize_dynamic on every Linear",
-            "int8", lambda clf, inputs: _distilled(clf, inputs, int8=True), _save_eager_quantized,
-            _load_eager_quantized, "distilled_int8_dynamic", "#343a40", "state_dict + load_quantized", _TORCH_AO,
-            needs_training=True, changes_model=True),
+            "int8", _dynamic, _save_eager_quantized, _load_eager_quantized, "distilled_int8_dynamic", "#343a40",
+            "state_dict + load_quantized", _TORCH_AO, needs_training=True, changes_model=True, parent="distilled"),
     Variant("onnx_int8_dynamic", "INT8 dynamic (ONNX Runtime)",
             "ONNX Runtime quantize_dynamic: INT8 MatMul and embedding weights, activations per call", "int8",
             lambda clf, inputs: _onnx(clf, inputs, quantized=True), _onnx_saver("int8_dynamic"),
@@ -289,7 +291,8 @@ VARIANTS: dict[str, Variant] = {v.name: v for v in (
 
 
 def select_variants(names: str | list[str] | None = None) -> list[Variant]:
-    """The routes to run, in registry order, the FP32 baseline always first; refuses unknown names."""
+    """The routes to run, in registry order, the FP32 baseline always first and every chosen route's
+    parent before it; refuses unknown names."""
     if names is None or names == "all":
         return list(VARIANTS.values())
     if isinstance(names, str):
@@ -298,17 +301,22 @@ def select_variants(names: str | list[str] | None = None) -> list[Variant]:
     if unknown:
         raise BookError(f"Unknown variant(s) {unknown}; choose from {list(VARIANTS)}.")
     wanted = set(names) | {BASELINE}
+    wanted |= {VARIANTS[n].parent for n in names if VARIANTS[n].parent}
     return [v for v in VARIANTS.values() if v.name in wanted]
 
 
-def build_variant(variant: Variant, fp32: Classifier, inputs: BuildInputs) -> tuple[Classifier, float]:
-    """Build one route from the FP32 classifier; returns it and the seconds it took (compiling included)."""
+def build_variant(variant: Variant, fp32: Classifier, inputs: BuildInputs,
+                  parent: Classifier | None = None) -> tuple[Classifier, float]:
+    """Build one route from the FP32 classifier, or from `parent`, the model its parent route built;
+    returns it and the seconds this step took (compiling included, the parent's own build not)."""
+    if variant.parent and parent is None:
+        raise BookError(f"{variant.name} starts from the model {variant.parent} builds; build that route first.")
     if variant.needs_calibration and not inputs.calibration:
         raise BookError(f"{variant.name} needs calibration sentences from the train split.")
     if variant.needs_training and not inputs.train:
         raise BookError(f"{variant.name} needs labelled sentences from the train split.")
     start = time.perf_counter()
-    built = variant.build(fp32, inputs)
+    built = variant.build(parent if variant.parent else fp32, inputs)
     return built, time.perf_counter() - start
 
 

@@ -5,7 +5,8 @@ import torch
 from torch import nn
 
 from helpers import BookError, SentimentData, load_classifier, save_classifier
-from helpers.distillation import distillation_loss, student_from_teacher, teacher_logits
+from helpers.distillation import (distil, distillation_loss, save_distilled, student_from_teacher,
+                                  teacher_logits)
 from helpers.pruning import encoder_layers
 from helpers.training import fine_tune
 
@@ -26,9 +27,10 @@ def _logits(clf, sentences):
 
 
 def test_teacher_logits_are_the_teachers_row_by_row(teacher):
-    targets = teacher_logits(teacher, DATA, batch_size=4)
+    targets = teacher_logits(teacher, DATA, batch_size=4)  # batched by length, returned in the data's order
     assert targets.shape == (len(SENTENCES), 2)
-    torch.testing.assert_close(targets[1], _logits(teacher, [SENTENCES[1]])[0], rtol=1e-4, atol=1e-5)
+    for i, sentence in enumerate(SENTENCES):
+        torch.testing.assert_close(targets[i], _logits(teacher, [sentence])[0], rtol=1e-4, atol=1e-5)
 
 
 def test_the_student_copies_every_other_teacher_layer(teacher):
@@ -70,3 +72,16 @@ def test_a_distilled_student_learns_the_teacher_and_round_trips(tmp_path, teache
     back = load_classifier(str(tmp_path / "student"))
     assert len(encoder_layers(back.model)) == 1
     assert torch.equal(_logits(back, SENTENCES), _logits(student, SENTENCES))
+
+
+def test_a_saved_student_is_reused_only_when_trained_the_same_way(tmp_path, teacher):
+    student, losses = distil(teacher, DATA, steps=3, seed=0)
+    assert len(losses) == 3 and student.details["losses"] == [round(x, 5) for x in losses]
+    save_distilled(student, tmp_path / "distilled")
+    again, again_losses = distil(teacher, DATA, steps=3, seed=0, reuse=tmp_path / "distilled")
+    assert again_losses == student.details["losses"]
+    assert torch.equal(_logits(again, SENTENCES), _logits(student, SENTENCES))
+    # other steps, another seed or other sentences: trained afresh, never a stale student
+    for steps, seed, data in ((4, 0, DATA), (3, 1, DATA), (3, 0, DATA.subset([1, 0, 2, 3, 4, 5]))):
+        fresh, fresh_losses = distil(teacher, data, steps=steps, seed=seed, reuse=tmp_path / "distilled")
+        assert len(fresh_losses) == steps and fresh.details["key"] != student.details["key"]

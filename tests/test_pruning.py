@@ -135,3 +135,21 @@ def test_fine_tuning_learns(tiny):
 def test_other_architectures_are_refused():
     with pytest.raises(BookError, match="supports"):
         anatomy(SimpleNamespace(config=SimpleNamespace(model_type="roberta")))
+
+
+def test_training_batches_group_similar_lengths_and_cover_every_row():
+    from helpers.training import length_grouped_batches
+
+    lengths = [(7 * i) % 23 + 3 for i in range(64)]
+    plan = length_grouped_batches(lengths, batch_size=4, steps=32, seed=0, group=4)
+    assert len(plan) == 32 and all(len(b) == 4 for b in plan)
+    for epoch in (plan[:16], plan[16:]):  # each pass over the data holds every row once
+        assert sorted(i for b in epoch for i in b) == list(range(64))
+    padded = sum(4 * max(lengths[i] for i in b) for b in plan)
+    shuffled = torch.randperm(64, generator=torch.Generator().manual_seed(0)).tolist() * 2
+    padded_random = sum(4 * max(lengths[i] for i in shuffled[k:k + 4]) for k in range(0, 128, 4))
+    assert padded < padded_random  # less padding than random batches of the same rows
+    assert plan == length_grouped_batches(lengths, 4, 32, seed=0, group=4)
+    assert plan != length_grouped_batches(lengths, 4, 32, seed=1, group=4)
+    with pytest.raises(BookError):
+        length_grouped_batches([], 4, 1)

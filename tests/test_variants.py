@@ -29,10 +29,13 @@ def without_compile(clf):
 
 
 def build(name, clf, tmp_path):
+    """The route built from `clf`; a stacked route from its parent route's model, built first."""
     scratch = tmp_path / "scratch"
     scratch.mkdir(exist_ok=True)
-    return build_variant(VARIANTS[name], clf, BuildInputs(CALIBRATION, 1, scratch, train=TRAIN, recovery_steps=2,
-                                                                  distill_steps=2))[0]
+    variant = VARIANTS[name]
+    parent = build(variant.parent, clf, tmp_path) if variant.parent else None
+    inputs = BuildInputs(CALIBRATION, 1, scratch, train=TRAIN, recovery_steps=2, distill_steps=2)
+    return build_variant(variant, clf, inputs, parent)[0]
 
 
 def test_the_registry_holds_the_routes_later_chapters_rely_on():
@@ -45,6 +48,10 @@ def test_the_registry_holds_the_routes_later_chapters_rely_on():
                                                                                   "onnx_int8_dynamic"]
     with pytest.raises(BookError, match="Unknown variant"):
         select_variants("int4_magic")
+    for i, v in enumerate(VARIANTS.values()):  # a stacked route comes after the route it starts from
+        assert v.parent is None or v.parent in list(VARIANTS)[1:i]
+    assert [v.name for v in select_variants("distilled_int8_dynamic")] == ["fp32", "distilled",
+                                                                          "distilled_int8_dynamic"]
 
 
 @pytest.mark.parametrize("name", EAGER)
@@ -122,15 +129,17 @@ def test_pruned_and_distilled_routes_shrink_the_model_and_need_labelled_train_se
     for name in ("pruned_heads", "pruned_heads_int8_dynamic"):
         built = build(name, fp32, tmp_path)
         assert sum(heads_per_layer(built.model)) == sum(heads_per_layer(fp32.model)) // 2
-        assert built.details["recovery_steps"] == 2 and built.details["train_sentences"] == len(TRAIN)
+    pruned = build("pruned_heads", fp32, tmp_path)
+    assert pruned.details["recovery_steps"] == 2 and pruned.details["train_sentences"] == len(TRAIN)
+    assert len(pruned.details["losses"]) == 2
+    distilled = build("distilled", fp32, tmp_path)
+    assert distilled.details["student_layers"] == 1 and distilled.details["teacher_layers"] == 2
+    assert distilled.details["key"]["steps"] == 2 and len(distilled.details["losses"]) == 2
+    for name in ("pruned_heads", "distilled"):
         with pytest.raises(BookError, match="labelled sentences"):
             build_variant(VARIANTS[name], fp32, BuildInputs(CALIBRATION, 1))
-    for name in ("distilled", "distilled_int8_dynamic"):
-        built = build(name, fp32, tmp_path)
-        assert built.details["student_layers"] == 1 and built.details["teacher_layers"] == 2
-        assert built.details["steps"] == 2
-        with pytest.raises(BookError, match="labelled sentences"):
-            build_variant(VARIANTS[name], fp32, BuildInputs(CALIBRATION, 1))
+        with pytest.raises(BookError, match="build that route first"):
+            build_variant(VARIANTS[f"{name}_int8_dynamic"], fp32, BuildInputs(CALIBRATION, 1, train=TRAIN))
     record = {"variants": {"fp32": {"precision": "fp32", "latency_ms": {"median": 10}},
                            "pruned_heads": {"precision": "fp32", "changes_model": True, "latency_ms": {"median": 5}}}}
     assert best_fp32(record) == "fp32"  # a smaller model is not a faster way to run the same one
@@ -160,7 +169,8 @@ def test_a_route_this_machine_cannot_run_is_recorded_as_skipped(tmp_path, tiny_b
     absent = Variant("int8_imaginary", "INT8 imaginary", "needs hardware this machine lacks", "int8",
                      lambda clf, _: clf, lambda clf, d: d, lambda d, t: None, "imaginary", "#000000", "-", "-",
                      requirements=(lambda: None, lambda: "no imaginary accelerator here"))
-    entry, evaluation = run_variant(absent, load_classifier(str(tiny_bert)), BuildInputs(), tmp_path, None)
+    entry, evaluation, built = run_variant(absent, load_classifier(str(tiny_bert)), BuildInputs(), tmp_path, None)
+    assert built is None
     assert entry["skipped"] == "no imaginary accelerator here" and evaluation is None
     assert entry["method"] == "needs hardware this machine lacks" and not (tmp_path / "imaginary").exists()
 
@@ -189,3 +199,35 @@ def test_the_profiler_table_accounts_for_the_forward_pass(tiny_bert):
     shares = [r["share_pct"] for r in ops["top"]]
     assert shares == sorted(shares, reverse=True) and 0 < sum(shares) <= 100 + 1e-6
     assert any(r["operator"] in ("aten::addmm", "aten::linear", "aten::mm") for r in ops["top"])
+
+
+def test_a_stacked_route_starts_from_its_parents_model_built_once(tmp_path, tiny_bert, monkeypatch):
+    from dataclasses import replace
+
+    from helpers.pipeline import run_routes
+    from helpers.quantization import quantize_dynamic_int8
+
+    fp32 = load_classifier(str(tiny_bert))
+    calls = []
+    student_route = VARIANTS["distilled"]
+    monkeypatch.setitem(VARIANTS, "distilled", replace(
+        student_route, build=lambda clf, inputs: calls.append(1) or student_route.build(clf, inputs)))
+
+    def measure(clf):
+        return {"size_bytes": model_bytes(clf.model)}, None
+
+    def inputs_for(variant):
+        return BuildInputs(CALIBRATION, 1, tmp_path, train=TRAIN, recovery_steps=2, distill_steps=2)
+
+    records, _ = run_routes(select_variants("distilled_int8_dynamic"), fp32, inputs_for, tmp_path, measure,
+                            progress=False)
+    assert calls == [1]  # the student is trained once, for both routes
+    parent, child = records["distilled"], records["distilled_int8_dynamic"]
+    assert child["details"]["parent"] == "distilled" and child["details"]["losses"] == parent["details"]["losses"]
+    assert child["setup_seconds"] == pytest.approx(parent["setup_seconds"] + child["details"]["own_setup_seconds"],
+                                                   abs=2e-3)
+    student = VARIANTS["distilled"].load(tmp_path / "distilled", 1)
+    stacked = VARIANTS["distilled_int8_dynamic"].load(tmp_path / "distilled_int8_dynamic", 1)
+    expected = type(student)(quantize_dynamic_int8(student.model), student.tokenizer, student.source,
+                             student.max_length)
+    assert torch.equal(logits(stacked), logits(expected))  # INT8 of the saved student, not of another one
