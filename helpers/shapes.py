@@ -24,6 +24,8 @@ from .size import MIB, model_bytes
 from .variants import BuildInputs, select_variants
 
 SHAPE_SOURCE = "distilbert-base-uncased shape (DistilBertConfig defaults), random weights"
+SHAPE_SENTENCES = 100  # validation sentences timed per route (the profile's sample, cut)
+SHAPE_TRAIN_SENTENCES = 32  # train sentences for the routes that calibrate, rank heads or train
 
 
 def distilbert_shaped(tokenizer, seed: int = 0) -> Classifier:
@@ -59,13 +61,15 @@ def run_shape_comparison(model: str | None = None, data: str | None = None, prof
     tokenizer = load_classifier(model).tokenizer
     shaped = distilbert_shaped(tokenizer, seed)
     examples = profile_examples(load_sst2(data, "validation"), prof, seed)
-    timed = latency_sentences(examples, prof, seed)
-    calibration = (calibration_sentences(data, prof.calibration_sentences, seed)
+    # Random weights: calibration ranges, what pruning ranks and what a student learns mean nothing here,
+    # only the shapes do. So a few train sentences suffice (the routes that calibrate, rank or train need
+    # some to run at all), and medians over SHAPE_SENTENCES sentences of the profile's sample are precise
+    # enough for a record of sizes and latencies.
+    timed = latency_sentences(examples, prof, seed)[:SHAPE_SENTENCES]
+    calibration = (calibration_sentences(data, min(prof.calibration_sentences, SHAPE_TRAIN_SENTENCES), seed)
                    if any(v.needs_calibration for v in chosen) else [])
-    # Random weights: what pruning ranks and what a student learns means nothing here, only the shapes do,
-    # so a few train sentences suffice (the pruned routes need labelled ones to rank heads at all).
-    train = (fixed_subset(training_examples(data, prof, seed), 64, seed) if any(v.needs_training for v in chosen)
-             else None)
+    train = (fixed_subset(training_examples(data, prof, seed), SHAPE_TRAIN_SENTENCES, seed)
+             if any(v.needs_training for v in chosen) else None)
 
     def measure(clf):
         return {"size_bytes": model_bytes(clf.model),

@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-from pathlib import Path
 from urllib.parse import unquote, urlparse
 
 import pytest

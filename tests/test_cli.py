@@ -1,6 +1,5 @@
 """The seed's pipeline end to end through `python -m helpers compare`."""
 
-import json
 import math
 import os
 import subprocess

@@ -1,7 +1,6 @@
 import shutil
 
 import pytest
-import torch
 
 from helpers import BookError, load_classifier, predict
 from helpers.models import max_input_length

@@ -10,7 +10,6 @@ from helpers import (
     load_quantized,
     load_sst2,
     module_type_counts,
-    predict,
     quantize_dynamic_int8,
     quantized_copy,
     quantized_linear_names,
