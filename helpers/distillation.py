@@ -25,7 +25,7 @@ DISTILLATION_META = "distillation.json"  # beside a saved student: how it was tr
 def teacher_logits(teacher: Classifier, data: SentimentData, batch_size: int = 64) -> torch.Tensor:
     """The teacher's logits for every sentence of `data`, in its order, computed once (training then never
     runs the teacher); batched by length, then put back in order."""
-    order = by_length(teacher, data)
+    order = by_length(teacher, data.sentences)
     with torch.inference_mode():
         logits = torch.cat([teacher.model(**batch).logits.float() for batch, _ in
                             labelled_batches(teacher, data.subset(order), batch_size)])
@@ -66,14 +66,15 @@ def distillation_key(teacher: Classifier, train: SentimentData, steps: int, seed
 
 
 def distil(teacher: Classifier, train: SentimentData, steps: int, seed: int = 0, temperature: float = 2.0,
-           alpha: float = 0.5, lr: float = 5e-5, progress: bool = False,
-           reuse: str | Path | None = None) -> tuple[Classifier, list[float]]:
+           alpha: float = 0.5, lr: float = 5e-5, progress: bool = False, reuse: str | Path | None = None,
+           targets: torch.Tensor | None = None) -> tuple[Classifier, list[float]]:
     """A student of alternate teacher layers trained for `steps` batches of `train` on the distillation loss
     (the teacher's logits computed once); returns it and every step's loss.
 
     With `reuse`, a student that `save_distilled` left there, trained from the same teacher, sentences,
     steps and settings, is loaded instead of trained again (the book's build trains it once, for the
-    `distilled` route, and the distillation chapter loads it)."""
+    `distilled` route, and the distillation chapter loads it). `targets`: `teacher_logits(teacher, train)`
+    if the caller has them already (else computed here, and timed)."""
     key = distillation_key(teacher, train, steps, seed, temperature, alpha, lr)
     if reuse is not None and (found := load_distilled(reuse, key)) is not None:
         return found
@@ -82,9 +83,10 @@ def distil(teacher: Classifier, train: SentimentData, steps: int, seed: int = 0,
                "teacher_layers": len(encoder_layers(teacher.model)), "key": key}
     losses: list[float] = []
     if steps:
-        start = time.perf_counter()
-        targets = teacher_logits(teacher, train)
-        details["teacher_seconds"] = round(time.perf_counter() - start, 3)
+        if targets is None:
+            start = time.perf_counter()
+            targets = teacher_logits(teacher, train)
+            details["teacher_seconds"] = round(time.perf_counter() - start, 3)
         losses = fine_tune(student, train, steps, lr=lr, seed=seed, progress=progress, desc="distilling",
                            loss=distillation_loss(targets, temperature, alpha))
         details["losses"] = [round(x, 5) for x in losses]

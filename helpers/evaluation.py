@@ -103,10 +103,10 @@ def predict(
     return Predictions(labels, probabilities, truncated, clf.max_length, logits)
 
 
-def by_length(clf: Classifier, data: SentimentData) -> list[int]:
-    """Row indices of `data`, shortest sentence first: batches of neighbours need little padding."""
-    lengths = token_lengths(clf, data.sentences)
-    return sorted(range(len(data)), key=lambda i: (lengths[i], i))
+def by_length(clf: Classifier, sentences: list[str]) -> list[int]:
+    """Indices of `sentences`, shortest first (ties in order): batches of neighbours need little padding."""
+    lengths = token_lengths(clf, sentences)
+    return sorted(range(len(sentences)), key=lambda i: (lengths[i], i))
 
 
 def evaluate(

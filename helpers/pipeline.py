@@ -12,6 +12,7 @@ from tqdm.auto import tqdm
 from .data import fixed_subset, load_sst2
 from .environment import default_threads, describe_environment
 from .evaluation import Evaluation, check_batching, evaluate
+from .evaluation import by_length as length_order
 from .latency import check_threads, fixed_threads, interleaved_speedup, latency_at_shape, latency_on_sentences
 from .models import Classifier, load_classifier
 from .profiling import top_operators
@@ -86,10 +87,8 @@ def measure_briefly(clf: Classifier, examples, timed_sentences: list[str], threa
 
     `by_length=True` batches the sentences by length (less padding, about half the time here): only for
     models whose answers do not depend on their batch, FP32 ones, not dynamically quantized ones."""
-    from .evaluation import by_length as length_order
-
     if by_length:
-        examples = examples.subset(length_order(clf, examples))
+        examples = examples.subset(length_order(clf, examples.sentences))
     with fixed_threads(threads):
         result = evaluate(clf, examples, batch_size, progress=False)
     return {"accuracy": result.accuracy, "accuracy_ci95": accuracy_ci95(examples.labels, result.predictions),

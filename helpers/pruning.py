@@ -162,7 +162,7 @@ def head_importance(clf: Classifier, data: SentimentData, batch_size: int = 32) 
         for layer, gate in zip(encoder_layers(model), gates)]
     importance = [torch.zeros(len(g)) for g in gates]
     try:
-        for batch, labels in labelled_batches(clf, data.subset(by_length(clf, data)), batch_size):
+        for batch, labels in labelled_batches(clf, data.subset(by_length(clf, data.sentences)), batch_size):
             loss = nn.functional.cross_entropy(model(**batch).logits, labels)
             grads = torch.autograd.grad(loss, gates)
             for total, grad in zip(importance, grads):

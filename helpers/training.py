@@ -53,7 +53,7 @@ def mean_loss(clf: Classifier, data: SentimentData, batch_size: int = 32) -> flo
     """Mean cross-entropy of the classifier on labelled sentences (batched by length: the sum ignores order)."""
     total = 0.0
     with torch.inference_mode():
-        for batch, labels in labelled_batches(clf, data.subset(by_length(clf, data)), batch_size):
+        for batch, labels in labelled_batches(clf, data.subset(by_length(clf, data.sentences)), batch_size):
             total += float(nn.functional.cross_entropy(clf.model(**batch).logits, labels, reduction="sum"))
     return total / len(data)
 

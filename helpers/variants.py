@@ -90,12 +90,11 @@ def _dynamic(clf, _inputs, embeddings=False):
 def _mixed(clf, inputs):
     from .sensitivity import keep_fp32, layer_sensitivity, mixed_precision_scan, p_positive, pick_k
 
-    from .evaluation import token_lengths
+    from .evaluation import by_length
 
     # train sentences (layers are chosen away from validation), batched by length: less padding, and the
     # FP32 reference and every quantized copy see the same batches
-    lengths = token_lengths(clf, inputs.calibration)
-    dev = [s for _, s in sorted(zip(lengths, inputs.calibration), key=lambda pair: pair[0])]
+    dev = [inputs.calibration[i] for i in by_length(clf, inputs.calibration)]
     reference = p_positive(clf, dev)
     ranking = layer_sensitivity(clf, dev, reference=reference)
     n = len(ranking)

@@ -77,6 +77,9 @@ def test_a_distilled_student_learns_the_teacher_and_round_trips(tmp_path, teache
 def test_a_saved_student_is_reused_only_when_trained_the_same_way(tmp_path, teacher):
     student, losses = distil(teacher, DATA, steps=3, seed=0)
     assert len(losses) == 3 and student.details["losses"] == [round(x, 5) for x in losses]
+    assert "teacher_seconds" in student.details  # computed (and timed) inside, since none were given
+    given, given_losses = distil(teacher, DATA, steps=3, seed=0, targets=teacher_logits(teacher, DATA))
+    assert len(given_losses) == 3 and "teacher_seconds" not in given.details
     save_distilled(student, tmp_path / "distilled")
     again, again_losses = distil(teacher, DATA, steps=3, seed=0, reuse=tmp_path / "distilled")
     assert again_losses == student.details["losses"]
