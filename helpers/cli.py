@@ -21,6 +21,8 @@ def _parser() -> argparse.ArgumentParser:
     compare.add_argument("--threads", type=int, help="intra-op threads for every measurement (default: logical CPUs, at most 8)")
     compare.add_argument("--batch-size", type=int, default=32, help="batch size for accuracy (default 32)")
     compare.add_argument("--padding", choices=("longest", "max_length"), default="longest", help="padding for accuracy batches")
+    compare.add_argument("--order", choices=("length", "data"), default="length",
+                         help="accuracy batches: sentences of similar length together (default), or in data order")
     compare.add_argument("--seed", type=int, default=0, help="seed of the fixed subsets")
     compare.add_argument("--variants", default="all",
                          help="comma-separated routes to measure, e.g. int8_dynamic,onnx_int8_dynamic (default: all; "
@@ -62,7 +64,7 @@ def _compare(args) -> int:
         record = run_comparison(
             model=args.model, data=args.data, profile=args.profile, out=args.out, models_dir=args.models_dir,
             threads=args.threads, batch_size=args.batch_size, padding=args.padding, seed=args.seed,
-            progress=not args.no_progress, variants=args.variants,
+            progress=not args.no_progress, variants=args.variants, order=args.order,
         )
     if record["eval"]["n_truncated"]:
         print(f"note: {record['eval']['n_truncated']} sentences were longer than {record['eval']['max_length']} "

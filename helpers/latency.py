@@ -89,15 +89,26 @@ def encode_one_by_one(clf: Classifier, sentences: list[str]) -> list[dict]:
     return [clf.tokenizer(s, truncation=True, max_length=clf.max_length, return_tensors="pt") for s in sentences]
 
 
-def latency_on_sentences(clf: Classifier, sentences: list[str], threads: int, warmup: int = 5) -> Latency:
+MIN_TIMED_SENTENCES = 20  # a time budget never cuts a sentence timing below this many sentences
+
+
+def latency_on_sentences(clf: Classifier, sentences: list[str], threads: int, warmup: int = 5,
+                         budget_s: float | None = None) -> Latency:
     """Batch-1 latency over real sentences, each timed once after `warmup` untimed runs (the route alone:
-    a one-shot measurement, which drift on a shared machine can bias; see `interleaved_speedup`)."""
+    a one-shot measurement, which drift on a shared machine can bias; see `interleaved_speedup`).
+
+    With `budget_s`, timing stops once that many seconds are spent and at least MIN_TIMED_SENTENCES
+    sentences are timed: a slow route is timed on the first sentences only (`repeats` says how many)."""
     encoded = encode_one_by_one(clf, sentences)
+    times = []
     with fixed_threads(threads), torch.inference_mode():
         for batch in encoded[:warmup]:
             clf.model(**batch)
-        times = [t for batch in encoded for t in _time_forward(clf.model, batch, 1)]
-    lengths = [int(b["input_ids"].shape[1]) for b in encoded]
+        for batch in encoded:
+            times += _time_forward(clf.model, batch, 1)
+            if budget_s is not None and len(times) >= MIN_TIMED_SENTENCES and sum(times) > budget_s:
+                break
+    lengths = [int(b["input_ids"].shape[1]) for b in encoded[:len(times)]]
     return _summarise(
         times, batch_size=1, seq_len=int(statistics.median(lengths)), warmup=warmup, threads=threads,
         inputs="validation sentences",

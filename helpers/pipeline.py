@@ -12,7 +12,6 @@ from tqdm.auto import tqdm
 from .data import fixed_subset, load_sst2
 from .environment import default_threads, describe_environment
 from .evaluation import Evaluation, check_batching, evaluate
-from .evaluation import by_length as length_order
 from .latency import check_threads, fixed_threads, interleaved_speedup, latency_at_shape, latency_on_sentences
 from .models import Classifier, load_classifier
 from .profiling import top_operators
@@ -29,10 +28,10 @@ def quantized_copy(clf: Classifier) -> Classifier:
     return VARIANTS["int8_dynamic"].build(clf, BuildInputs())
 
 
-def check_settings(threads: int, batch_size: int, padding: str) -> None:
+def check_settings(threads: int, batch_size: int, padding: str, order: str = "length") -> None:
     """Refuse measurement settings that cannot work, with a message naming the setting."""
     check_threads(threads)
-    check_batching(batch_size, padding)
+    check_batching(batch_size, padding, order)
 
 
 def calibration_sentences(data: str | None, n: int, seed: int = 0) -> list[str]:
@@ -47,14 +46,14 @@ def training_examples(data: str | None, profile, seed: int = 0):
 
 def measure_variant(clf: Classifier, data, profile, threads: int, batch_size: int, padding: str,
                     timed_sentences: list[str], progress: bool = True, baseline: Classifier | None = None,
-                    seed: int = 0) -> tuple[dict, Evaluation]:
+                    seed: int = 0, order: str = "length") -> tuple[dict, Evaluation]:
     """Accuracy, predictions, size and latency of one model variant; with `baseline`, also its speedup
     over the baseline timed interleaved with it, and that speedup's 95% interval.
 
     The route is timed twice on purpose: alone (`latency_ms`, what a one-shot benchmark reports) and
     interleaved with the baseline (`interleaved`); chapter 4 shows how far the two can disagree."""
     with fixed_threads(threads):
-        result = evaluate(clf, data, batch_size, padding, progress)
+        result = evaluate(clf, data, batch_size, padding, progress, order)
     by_len = [
         latency_at_shape(clf, n, 1, threads, profile.repeats, profile.warmup, profile.shape_budget_s).to_dict()
         for n in profile.seq_lens
@@ -82,13 +81,8 @@ def measure_variant(clf: Classifier, data, profile, threads: int, batch_size: in
 
 
 def measure_briefly(clf: Classifier, examples, timed_sentences: list[str], threads: int,
-                    batch_size: int = 32, by_length: bool = False) -> dict:
-    """Accuracy (with its 95% interval), size and median batch-1 latency: one point of a chapter's scan.
-
-    `by_length=True` batches the sentences by length (less padding, about half the time here): only for
-    models whose answers do not depend on their batch, FP32 ones, not dynamically quantized ones."""
-    if by_length:
-        examples = examples.subset(length_order(clf, examples.sentences))
+                    batch_size: int = 32) -> dict:
+    """Accuracy (with its 95% interval), size and median batch-1 latency: one point of a chapter's scan."""
     with fixed_threads(threads):
         result = evaluate(clf, examples, batch_size, progress=False)
     return {"accuracy": result.accuracy, "accuracy_ci95": accuracy_ci95(examples.labels, result.predictions),
@@ -160,11 +154,12 @@ def run_comparison(
     seed: int = 0,
     progress: bool = True,
     variants: str | list[str] | None = None,
+    order: str = "length",
 ) -> dict:
     """Build and measure every chosen route (default: all), save each, and write the JSON record to `out`."""
     prof = resolve_profile(profile)
     threads = default_threads() if threads is None else threads
-    check_settings(threads, batch_size, padding)  # before hours of loading, not after
+    check_settings(threads, batch_size, padding, order)  # before hours of loading, not after
     chosen = select_variants(variants)
     split = load_sst2(data, "validation")
     examples = profile_examples(split, prof, seed)
@@ -178,7 +173,7 @@ def run_comparison(
 
     def measure(clf):
         return measure_variant(clf, examples, prof, threads, batch_size, padding, timed, progress=False,
-                               baseline=fp32, seed=seed)
+                               baseline=fp32, seed=seed, order=order)
 
     with tempfile.TemporaryDirectory(prefix="book-variants-") as scratch:
         def inputs_for(variant):

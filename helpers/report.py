@@ -8,7 +8,7 @@ from pathlib import Path
 from .errors import BookError
 from .size import MIB
 
-SCHEMA_VERSION = 4  # 3: accuracy_ci95 and vs_fp32 (helpers.statistics); 4: positive_margin
+SCHEMA_VERSION = 5  # 3: accuracy_ci95 and vs_fp32 (helpers.statistics); 4: positive_margin; 5: eval.order
 BASELINE = "fp32"
 REQUIRED_VARIANT_KEYS = ("accuracy", "predictions", "size_bytes", "latency_ms", "method", "setup_seconds")
 
@@ -125,6 +125,7 @@ def comparison_table(record: dict) -> str:
         f"speedup: FP32 eager median / variant median; vs {fastest}: the fastest FP32 route of this run",
         f"model: {record['model']}   data: {record['data']}   profile: {record['profile']}",
         f"eval: {record['n_examples']} sentences, batch {ev['batch_size']}, padding {ev['padding']}, "
+        f"grouped {'by length' if ev['order'] == 'length' else 'in data order'}, "
         f"max_length {ev['max_length']}, {ev['n_truncated']} sentences truncated",
         f"latency: {lat['inputs']}, batch 1, median {lat['seq_len']} tokens, {lat['repeats']} runs after "
         f"{lat['warmup']} warm-up, {env['threads']} threads",

@@ -14,7 +14,7 @@ from pathlib import Path
 import torch
 
 from .environment import default_threads, describe_environment
-from .latency import latency_on_sentences
+from .latency import MIN_TIMED_SENTENCES, latency_on_sentences
 from .models import Classifier, load_classifier
 from .pipeline import calibration_sentences, run_routes, training_examples
 from .profiles import latency_sentences, profile_examples, resolve_profile
@@ -25,6 +25,7 @@ from .variants import BuildInputs, select_variants
 
 SHAPE_SOURCE = "distilbert-base-uncased shape (DistilBertConfig defaults), random weights"
 SHAPE_SENTENCES = 100  # validation sentences timed per route (the profile's sample, cut)
+SHAPE_LATENCY_BUDGET_S = 20.0  # seconds of timing per route: a slow route is timed on fewer sentences
 SHAPE_TRAIN_SENTENCES = 32  # train sentences for the routes that calibrate, rank heads or train
 
 
@@ -73,7 +74,8 @@ def run_shape_comparison(model: str | None = None, data: str | None = None, prof
 
     def measure(clf):
         return {"size_bytes": model_bytes(clf.model),
-                "latency": latency_on_sentences(clf, timed, threads, prof.warmup).to_dict()}, None
+                "latency": latency_on_sentences(clf, timed, threads, prof.warmup,
+                                                SHAPE_LATENCY_BUDGET_S).to_dict()}, None
 
     with tempfile.TemporaryDirectory(prefix="book-shape-") as scratch:
         def inputs_for(variant):
@@ -97,7 +99,9 @@ def run_shape_comparison(model: str | None = None, data: str | None = None, prof
         "n_parameters": sum(p.numel() for p in shaped.model.parameters()),
         "profile": prof.name,
         "seed": seed,
-        "latency_inputs": f"{len(timed)} validation sentences, batch 1",
+        "latency_inputs": (f"{len(timed)} validation sentences, batch 1 (a route too slow to time them all in "
+                           f"{SHAPE_LATENCY_BUDGET_S:.0f} s: the first of them within it, at least "
+                           f"{MIN_TIMED_SENTENCES})"),
         "environment": describe_environment(threads),
         "variants": results,
     }
@@ -118,7 +122,7 @@ def shape_rows(record: dict) -> list[dict]:
             continue
         rows.append({"route": name, "label": v["label"], "size_mib": v["size_bytes"] / MIB,
                      "size_pct": 100 * v["size_bytes"] / base["size_bytes"], "latency_ms": v["latency_ms"],
-                     "speedup": base["latency_ms"] / v["latency_ms"],
+                     "timed_sentences": v["latency"]["repeats"], "speedup": base["latency_ms"] / v["latency_ms"],
                      "speedup_vs_best_fp32": done[best]["latency_ms"] / v["latency_ms"], "best_fp32": best,
                      "setup_seconds": v["setup_seconds"]})
     return rows

@@ -210,22 +210,20 @@ def calibration_scan(model: nn.Module, tokenizer, max_length: int, train_sentenc
 
     Calibration uses the first `n` of `train_sentences` (never validation). The converted graphs run
     uncompiled here (quantize/dequantize around FP32 kernels): the same grids as the compiled route,
-    evaluated without compiling each of them. Fixed scales make the answers independent of batching,
-    so the sentences are batched by length (less padding, same predictions).
+    evaluated without compiling each of them (batched by length, as `evaluate` does by default).
     """
     from .evaluation import evaluate
     from .models import Classifier
 
     if max(sizes) > len(train_sentences):
         raise BookError(f"The scan asks for {max(sizes)} calibration sentences; {len(train_sentences)} given.")
-    by_length = examples.subset(sorted(range(len(examples)), key=lambda i: len(examples.sentences[i])))
     rows = []
     for observer in observers:
         for n in tqdm(sizes, desc=f"calibration ({observer})", disable=not progress):
             start = time.perf_counter()
             quantized = quantize_static_int8(model, tokenizer, max_length, train_sentences[:n], observer)
             seconds = time.perf_counter() - start
-            result = evaluate(Classifier(quantized, tokenizer, "", max_length), by_length, batch_size, padding,
+            result = evaluate(Classifier(quantized, tokenizer, "", max_length), examples, batch_size, padding,
                               progress=False)
             rows.append({"observer": observer, "n_sentences": n, "accuracy": result.accuracy,
                          "setup_seconds": seconds})

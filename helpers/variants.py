@@ -90,11 +90,9 @@ def _dynamic(clf, _inputs, embeddings=False):
 def _mixed(clf, inputs):
     from .sensitivity import keep_fp32, layer_sensitivity, mixed_precision_scan, p_positive, pick_k
 
-    from .evaluation import by_length
-
-    # train sentences (layers are chosen away from validation), batched by length: less padding, and the
-    # FP32 reference and every quantized copy see the same batches
-    dev = [inputs.calibration[i] for i in by_length(clf, inputs.calibration)]
+    # train sentences (layers are chosen away from validation); `predict` batches them by length, so
+    # the FP32 reference and every quantized copy see the same batches
+    dev = inputs.calibration
     reference = p_positive(clf, dev)
     ranking = layer_sensitivity(clf, dev, reference=reference)
     n = len(ranking)

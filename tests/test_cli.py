@@ -29,7 +29,8 @@ def test_compare_smoke_end_to_end(tmp_path, shared_model, shared_data):
     record = load_comparison(out)
     assert record["model"] == str(shared_model) and record["profile"] == "smoke"
     assert record["environment"]["threads"] == 1
-    assert record["eval"] == {"batch_size": 32, "padding": "longest", "max_length": 512, "n_truncated": 0}
+    assert record["eval"] == {"batch_size": 32, "padding": "longest", "max_length": 512, "order": "length",
+                              "n_truncated": 0}
     n = record["n_examples"]
     assert n == len(record["labels"]) == 48
     assert list(record["variants"]) == ["fp32", "int8_dynamic", "onnx_int8_dynamic"]

@@ -21,7 +21,7 @@ def test_accuracy_is_the_fraction_of_correct_predictions(minilm, shared_data):
     assert result.n_examples == 40 and len(result.predictions) == 40
     assert result.accuracy == sum(p == y for p, y in zip(result.predictions, data.labels)) / 40
     assert result.accuracy > 0.75  # a fine-tuned model, far above chance
-    assert result.settings() == {"batch_size": 16, "padding": "longest", "max_length": 512}
+    assert result.settings() == {"batch_size": 16, "padding": "longest", "max_length": 512, "order": "length"}
 
 
 def test_fp32_predictions_do_not_depend_on_batching(minilm, shared_data):
@@ -29,6 +29,26 @@ def test_fp32_predictions_do_not_depend_on_batching(minilm, shared_data):
     one, many = predict(minilm, sentences, batch_size=1), predict(minilm, sentences, batch_size=8, padding="max_length")
     assert one.labels == many.labels
     assert max(abs(a[1] - b[1]) for a, b in zip(one.probabilities, many.probabilities)) < 1e-4
+
+
+def test_batches_grouped_by_length_answer_in_data_order(minilm, shared_data):
+    sentences = fixed_subset(load_sst2(str(shared_data)), 40).sentences
+    lengths = [len(s.split()) for s in sentences]
+    assert lengths != sorted(lengths)  # the data is not already in length order
+    grouped, plain = predict(minilm, sentences, batch_size=8), predict(minilm, sentences, batch_size=8, order="data")
+    assert grouped.labels == plain.labels
+    assert max(abs(a[1] - b[1]) for a, b in zip(grouped.probabilities, plain.probabilities)) < 1e-4
+    alone = [predict(minilm, [s], batch_size=1).logits[0] for s in sentences[:6]]
+    assert all(abs(a[0] - b[0]) < 1e-3 for a, b in zip(alone, grouped.logits[:6]))
+
+
+def test_dynamic_int8_answers_depend_on_the_batch_order(minilm, shared_data):
+    from helpers import quantized_copy
+
+    int8 = quantized_copy(minilm)
+    sentences = fixed_subset(load_sst2(str(shared_data)), 64).sentences
+    grouped, plain = predict(int8, sentences, batch_size=16), predict(int8, sentences, batch_size=16, order="data")
+    assert max(abs(a[1] - b[1]) for a, b in zip(grouped.probabilities, plain.probabilities)) > 1e-4
 
 
 def test_long_sentences_are_truncated_and_reported(tiny_bert):
@@ -50,6 +70,8 @@ def test_bad_settings_are_refused(tiny_bert):
         predict(clf, ["ok"], padding="left")
     with pytest.raises(BookError, match="batch_size"):
         predict(clf, ["ok"], batch_size=0)
+    with pytest.raises(BookError, match="order"):
+        predict(clf, ["ok"], order="random")
 
 
 def test_disagreements():

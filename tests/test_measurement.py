@@ -63,6 +63,16 @@ def test_a_time_budget_cuts_runs_of_a_slow_shape_but_never_below_the_minimum(tin
     assert (roomy.repeats, roomy.warmup) == (7, 3)
 
 
+def test_a_time_budget_times_a_slow_route_on_the_first_sentences_only(tiny):
+    from helpers.latency import MIN_TIMED_SENTENCES
+
+    sentences = [f"film number {i} was {'good ' * (i % 7)}" for i in range(MIN_TIMED_SENTENCES + 10)]
+    squeezed = latency_on_sentences(tiny, sentences, threads=1, warmup=1, budget_s=1e-9)
+    assert squeezed.repeats == MIN_TIMED_SENTENCES
+    roomy = latency_on_sentences(tiny, sentences, threads=1, warmup=1, budget_s=60.0)
+    assert roomy.repeats == len(sentences)
+
+
 def test_fixed_threads_refuses_zero():
     with pytest.raises(BookError):
         with fixed_threads(0):
