@@ -96,8 +96,7 @@ def predict(
     check_batching(batch_size, padding, order)
     lengths = token_lengths(clf, sentences)
     truncated = [i for i, n in enumerate(lengths) if n > clf.max_length]
-    ranked = (sorted(range(len(sentences)), key=lambda i: (lengths[i], i)) if order == "length"
-              else list(range(len(sentences))))
+    ranked = shortest_first(lengths) if order == "length" else list(range(len(sentences)))
     labels, probabilities, logits = [None] * len(sentences), [None] * len(sentences), [None] * len(sentences)
     starts = range(0, len(sentences), batch_size)
     for start in tqdm(starts, desc="batches", disable=not progress, leave=False):
@@ -119,10 +118,14 @@ def predict(
     return Predictions(labels, probabilities, truncated, clf.max_length, logits)
 
 
+def shortest_first(lengths: list[int]) -> list[int]:
+    """Indices of `lengths`, shortest first (ties in order): batches of neighbours need little padding."""
+    return sorted(range(len(lengths)), key=lambda i: (lengths[i], i))
+
+
 def by_length(clf: Classifier, sentences: list[str]) -> list[int]:
-    """Indices of `sentences`, shortest first (ties in order): batches of neighbours need little padding."""
-    lengths = token_lengths(clf, sentences)
-    return sorted(range(len(sentences)), key=lambda i: (lengths[i], i))
+    """Indices of `sentences`, fewest tokens first (ties in order)."""
+    return shortest_first(token_lengths(clf, sentences))
 
 
 def evaluate(
