@@ -16,20 +16,16 @@ from .data import SentimentData
 from .errors import BookError
 from .models import Classifier, load_classifier, save_classifier
 from .pruning import encoder_layers, with_layers
-from .evaluation import by_length
-from .training import Loss, fine_tune, labelled_batches
+from .evaluation import predict
+from .training import Loss, fine_tune
 
 DISTILLATION_META = "distillation.json"  # beside a saved student: how it was trained, and its losses
 
 
 def teacher_logits(teacher: Classifier, data: SentimentData, batch_size: int = 64) -> torch.Tensor:
     """The teacher's logits for every sentence of `data`, in its order, computed once (training then never
-    runs the teacher); batched by length, then put back in order."""
-    order = by_length(teacher, data.sentences)
-    with torch.inference_mode():
-        logits = torch.cat([teacher.model(**batch).logits.float() for batch, _ in
-                            labelled_batches(teacher, data.subset(order), batch_size)])
-    return logits[torch.tensor(order).argsort()]
+    runs the teacher); `predict` batches them by length and puts them back in order."""
+    return torch.tensor(predict(teacher, data.sentences, batch_size).logits)
 
 
 def student_from_teacher(teacher: Classifier, keep: list[int] | None = None) -> Classifier:
