@@ -36,12 +36,19 @@ compare: install
 book: install
 	$(PY) -m helpers build-book --profile $(BOOK_PROFILE)
 
-## test: unit and CLI tests, a smoke build of the book, the book in headless Chromium, then the reader's
-## path: JupyterLab installed by `make lab`, every chapter run from chapters/ without papermill
+## test: unit and CLI tests, a smoke build of the book and the book in headless Chromium, twice: with
+## $BOOK_MODEL (the shared MiniLM, a BERT) and with a small DistilBERT classifier made here (the reference
+## architecture); then the reader's path: JupyterLab installed by `make lab`, every chapter run from
+## chapters/ without papermill
+TINY_DISTILBERT := _build/tiny-distilbert
+DISTILBERT_SITE := _build/distilbert
 test: install
 	HF_HUB_OFFLINE=1 $(PY) -m pytest -q -m "not browser and not reader"
 	HF_HUB_OFFLINE=1 $(PY) -m helpers build-book --profile smoke
 	BOOK_REQUIRE_HTML=1 $(PY) -m pytest -q -m browser
+	$(PY) tests/tiny_models.py distilbert $(TINY_DISTILBERT)
+	HF_HUB_OFFLINE=1 $(PY) -m helpers build-book --profile smoke --model $(TINY_DISTILBERT) --site $(DISTILBERT_SITE)
+	BOOK_SITE=$(DISTILBERT_SITE) BOOK_REQUIRE_HTML=1 $(PY) -m pytest -q -m browser
 	$(MAKE) lab-install
 	BOOK_PROFILE=smoke HF_HUB_OFFLINE=1 BOOK_REQUIRE_LAB=1 $(PY) -m pytest -q -m reader
 

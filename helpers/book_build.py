@@ -149,24 +149,25 @@ def replace_path(new: Path, old: Path) -> None:
     retired.unlink(missing_ok=True)
 
 
-def publish(staging: Path, repo: Path = REPO) -> Path:
+def publish(staging: Path, site: Path = REPO) -> Path:
     """Move a finished build from `staging` into place: the HTML, each results file, each saved model."""
     for folder in ("results", "models"):
         if (staging / folder).is_dir():
             for item in sorted((staging / folder).iterdir()):
-                replace_path(item, repo / folder / item.name)
-    html = repo / "_build" / "html"
+                replace_path(item, site / folder / item.name)
+    html = site / "_build" / "html"
     replace_path(staging / "_build" / "html", html)
     shutil.rmtree(staging)
     return html
 
 
-def build_book(model=None, data=None, profile=None, seed: int = 0, repo: Path = REPO, log=print) -> Path:
+def build_book(model=None, data=None, profile=None, seed: int = 0, repo: Path = REPO, log=print,
+               site: Path | None = None) -> Path:
     """Execute all chapters with fresh measurements, then render the HTML book; returns its folder.
 
-    Everything is built in `_build/next` (chapters, results, models, HTML); the previous book, results
-    and models are replaced only when the whole build has succeeded. A failed build leaves them as they
-    were and says where its partial output is.
+    Everything is built in `<site>/_build/next` (chapters, results, models, HTML); the previous book,
+    results and models under `site` (default: the repository) are replaced only when the whole build
+    has succeeded. A failed build leaves them as they were and says where its partial output is.
     """
     from .data import load_sst2
     from .models import load_classifier
@@ -175,7 +176,8 @@ def build_book(model=None, data=None, profile=None, seed: int = 0, repo: Path = 
 
     # Resolve here (argument → environment → default) so relative paths do not depend on the chapters' cwd,
     # and load both once so that an unreachable hub or a bad directory stops the build before any chapter runs.
-    staging = repo / "_build" / "next"
+    site = Path(site).resolve() if site else repo
+    staging = site / "_build" / "next"
     chosen = resolve_profile(profile)
     parameters = {"model": str(resolve_model(model)), "data": str(resolve_data(data)),
                   "profile": chosen.name, "seed": seed, "output_dir": str(staging / "results")}
@@ -185,7 +187,7 @@ def build_book(model=None, data=None, profile=None, seed: int = 0, repo: Path = 
     shutil.rmtree(staging, ignore_errors=True)  # a failed build's leftovers, never the published book
     tree = staging / "tree"
     tree.mkdir(parents=True)
-    kept = (f"The previous book ({repo / '_build' / 'html'}), results and models are untouched; "
+    kept = (f"The previous book ({site / '_build' / 'html'}), results and models are untouched; "
             f"this build's partial output is in {staging}.")
     start = time.perf_counter()
     try:
@@ -198,7 +200,7 @@ def build_book(model=None, data=None, profile=None, seed: int = 0, repo: Path = 
     except BaseException:  # Ctrl-C, a killed kernel…: still say where things are
         log(kept)
         raise
-    html = publish(staging, repo)
+    html = publish(staging, site)
     log(f"executed {len(timings)} chapters in {sum(timings.values()):.0f} s; "
         f"book built in {time.perf_counter() - start:.0f} s → {html}")
     return html

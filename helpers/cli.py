@@ -33,6 +33,8 @@ def _parser() -> argparse.ArgumentParser:
     book.add_argument("--data", help="as for compare")
     book.add_argument("--profile", choices=("smoke", "full"), help="as for compare")
     book.add_argument("--seed", type=int, default=0, help="seed of the fixed subsets")
+    book.add_argument("--site", type=Path, help="folder that receives _build/html, results/ and models/ "
+                                               "(default: the repository)")
     return parser
 
 
@@ -47,7 +49,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "build-book":
             from .book_build import build_book
 
-            build_book(model=args.model, data=args.data, profile=args.profile, seed=args.seed)
+            build_book(model=args.model, data=args.data, profile=args.profile, seed=args.seed, site=args.site)
             return 0
     except BookError as err:
         print(f"error: {err}", file=sys.stderr)

@@ -9,6 +9,8 @@ import torch
 import torch.fx.experimental._config  # noqa: F401  (backed_size_oblivious)
 from torch import nn
 
+from .anatomy import model_inputs
+
 # Warm-up sentences of different lengths; batch b takes the first b of them (padded to the longest).
 WARMUP_SENTENCES = ("the plot is thin and the pacing drags , yet the performances are superb .",
                     "flat .", "a quiet , moving film")
@@ -48,7 +50,7 @@ def compile_and_warm(model: nn.Module, tokenizer, max_length: int, batch_sizes: 
     for size in batch_sizes:
         sentences = [WARMUP_SENTENCES[i % len(WARMUP_SENTENCES)] for i in range(size)]
         # Ordinary tensors in, inference mode around the call: as everywhere in the book (see `predict`).
-        batch = tokenizer(sentences, padding=True, truncation=True, max_length=max_length, return_tensors="pt")
+        batch = model_inputs(model, tokenizer, sentences, padding=True, truncation=True, max_length=max_length)
         with torch.inference_mode(), warnings.catch_warnings():
             # inductor's oneDNN lowering copies INT8 zero-points with torch.tensor(tensor) and says so.
             warnings.filterwarnings("ignore", message="To copy construct from a tensor", category=UserWarning)

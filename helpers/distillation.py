@@ -15,7 +15,8 @@ from torch import nn
 from .data import SentimentData
 from .errors import BookError
 from .models import Classifier, load_classifier, save_classifier
-from .pruning import encoder_layers, with_layers
+from .anatomy import encoder_layers
+from .pruning import with_layers
 from .evaluation import predict
 from .training import Loss, fine_tune
 

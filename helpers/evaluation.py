@@ -103,13 +103,7 @@ def predict(
         rows = ranked[start : start + batch_size]
         # Inputs are ordinary tensors, made outside inference mode, everywhere in the book: a compiled
         # model guards on the kind of tensor it was compiled for and would compile again for the other.
-        batch = clf.tokenizer(
-            [sentences[i] for i in rows],
-            padding=padding,
-            truncation=True,
-            max_length=clf.max_length,
-            return_tensors="pt",
-        )
+        batch = clf.encode([sentences[i] for i in rows], padding=padding)
         with torch.inference_mode():
             scores = clf.model(**batch).logits.float()
         probs = torch.softmax(scores, dim=-1)

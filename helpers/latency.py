@@ -86,7 +86,7 @@ def encode_one_by_one(clf: Classifier, sentences: list[str]) -> list[dict]:
     """Each sentence as its own batch-1 input (truncated to the model's maximum), as a service sees them."""
     if not sentences:
         raise BookError("No sentences to time.")
-    return [clf.tokenizer(s, truncation=True, max_length=clf.max_length, return_tensors="pt") for s in sentences]
+    return [clf.encode(s) for s in sentences]
 
 
 MIN_TIMED_SENTENCES = 20  # a time budget never cuts a sentence timing below this many sentences
@@ -118,7 +118,7 @@ def latency_on_sentences(clf: Classifier, sentences: list[str], threads: int, wa
 def synthetic_batch(clf: Classifier, batch_size: int, seq_len: int) -> dict:
     """A batch of `batch_size` copies of one real-word input of exactly `seq_len` tokens, no padding.
 
-    It holds every input the tokenizer produces (token_type_ids too, where the model has them).
+    It holds every input the model takes (`Classifier.input_names`).
     """
     if not 2 <= seq_len <= clf.max_length:
         raise BookError(f"seq_len must be between 2 and the model's maximum {clf.max_length}, got {seq_len}.")
@@ -126,7 +126,7 @@ def synthetic_batch(clf: Classifier, batch_size: int, seq_len: int) -> dict:
     encoded = clf.tokenizer(text, truncation=True, max_length=seq_len)
     if len(encoded["input_ids"]) != seq_len:
         raise BookError(f"Could not build a {seq_len}-token input with this tokenizer.")
-    return {name: torch.tensor([list(values)] * batch_size) for name, values in encoded.items()}
+    return {name: torch.tensor([list(encoded[name])] * batch_size) for name in clf.input_names}
 
 
 MIN_REPEATS = 5  # a time budget never cuts a measurement below this many timed runs

@@ -9,6 +9,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from .anatomy import model_input_names, model_inputs
 from .errors import BookError
 from .sources import MODEL_DIR_CONTENTS, Source, hub_failure, hub_is_reachable, resolve_model
 
@@ -33,6 +34,17 @@ class Classifier:
     @property
     def positive_index(self) -> int:
         return positive_index(self.model.config.id2label)
+
+    @property
+    def input_names(self) -> list[str]:
+        """The tokenizer's outputs this model takes (see `anatomy.model_input_names`)."""
+        return model_input_names(self.model, self.tokenizer)
+
+    def encode(self, sentences, padding: bool | str = True) -> dict:
+        """Sentences as the model's input tensors, truncated to `max_length` tokens: every route feeds
+        its model through here (evaluation, latency, training, compiling, calibration)."""
+        return model_inputs(self.model, self.tokenizer, sentences, padding=padding, truncation=True,
+                            max_length=self.max_length)
 
 
 def positive_index(id2label: dict) -> int:
@@ -170,12 +182,12 @@ def save_quantized(clf: Classifier, directory: str | Path) -> Path:
 
 
 def _heads_if_pruned(model) -> list[int] | None:
-    from .pruning import ANATOMIES, heads_per_layer
+    from .anatomy import ANATOMIES, anatomy, architecture, heads_per_layer
 
-    if getattr(model.config, "model_type", None) not in ANATOMIES:
+    if architecture(model) not in ANATOMIES:
         return None
     counts = heads_per_layer(model)
-    full = getattr(model.config, "num_attention_heads", None) or getattr(model.config, "n_heads", None)
+    full = getattr(model.config, anatomy(model).config_heads)
     return counts if any(n != full for n in counts) else None
 
 

@@ -12,6 +12,7 @@ from types import SimpleNamespace
 import torch
 from torch import nn
 
+from .anatomy import model_inputs
 from .errors import BookError
 
 ONNX_SUBDIR = "onnx"  # the layout transformers.js reads: <dir>/onnx/model.onnx, model_quantized.onnx
@@ -42,9 +43,9 @@ def export_onnx(model: nn.Module, tokenizer, path: str | Path, opset: int = 17) 
     """Export an FP32 classifier to ONNX with dynamic batch and sequence axes (TorchScript exporter)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    example = tokenizer(["a short example", "and a second , longer example sentence"], padding=True,
-                        return_tensors="pt")
-    names = [n for n in tokenizer.model_input_names if n in example]
+    example = model_inputs(model, tokenizer, ["a short example", "and a second , longer example sentence"],
+                           padding=True)
+    names = list(example)
     axes = {n: {0: "batch", 1: "sequence"} for n in names} | {"logits": {0: "batch"}}
     with torch.inference_mode(False), torch.no_grad(), warnings.catch_warnings():
         # The tracer warns that two shape checks in transformers' masking code become constants; both

@@ -10,12 +10,12 @@ import copy
 import json
 import warnings
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 from torch import nn
 
+from .anatomy import anatomy, attention, encoder_layers, heads_per_layer
 from .data import SentimentData
 from .errors import BookError
 from .models import Classifier
@@ -25,49 +25,8 @@ from .training import labelled_batches, mean_loss
 PRUNING_META = "pruning.json"
 
 
-@dataclass(frozen=True)
-class _Anatomy:
-    """Where an architecture keeps its encoder layers and each layer's attention projections."""
-
-    layers: str  # attribute path of the nn.ModuleList of encoder layers
-    projections: tuple[str, str, str, str]  # query, key, value, output projection, relative to a layer
-    head_count: str  # the attention module's attribute holding its number of heads
-    config_heads: str
-    config_layers: str
-
-
-ANATOMIES = {
-    "bert": _Anatomy("bert.encoder.layer", ("attention.self.query", "attention.self.key", "attention.self.value",
-                                            "attention.output.dense"), "num_attention_heads",
-                     "num_attention_heads", "num_hidden_layers"),
-    "distilbert": _Anatomy("distilbert.transformer.layer", ("attention.q_lin", "attention.k_lin", "attention.v_lin",
-                                                            "attention.out_lin"), "n_heads", "n_heads", "n_layers"),
-}
-
-
-def anatomy(model: nn.Module) -> _Anatomy:
-    """The layout of a supported model (BERT, DistilBERT); anything else is refused."""
-    kind = getattr(getattr(model, "config", None), "model_type", None)
-    if kind not in ANATOMIES:
-        raise BookError(f"Pruning supports {sorted(ANATOMIES)} models; this one is {kind!r}.")
-    return ANATOMIES[kind]
-
-
-def encoder_layers(model: nn.Module) -> nn.ModuleList:
-    return model.get_submodule(anatomy(model).layers)
-
-
-def _attention(model: nn.Module, layer: nn.Module) -> nn.Module:
-    return layer.get_submodule(anatomy(model).projections[0].rsplit(".", 1)[0])
-
-
-def heads_per_layer(model: nn.Module) -> list[int]:
-    """How many attention heads each encoder layer has (after any pruning)."""
-    return [getattr(_attention(model, layer), anatomy(model).head_count) for layer in encoder_layers(model)]
-
-
 def _head_size(model: nn.Module) -> int:
-    return _attention(model, encoder_layers(model)[0]).attention_head_size
+    return attention(model, encoder_layers(model)[0]).attention_head_size
 
 
 # --- unstructured -------------------------------------------------------------------------------------
@@ -203,8 +162,8 @@ def _prune_heads_in_place(model: nn.Module, heads: dict[int, list[int]]) -> None
     layers = encoder_layers(model)
     for layer_index, drop in heads.items():
         layer = layers[int(layer_index)]
-        attention = _attention(model, layer)
-        n = getattr(attention, parts.head_count)
+        heads = attention(model, layer)
+        n = getattr(heads, parts.head_count)
         keep = [h for h in range(n) if h not in set(drop)]
         if not keep or len(set(drop)) != len(drop) or any(not 0 <= h < n for h in drop):
             raise BookError(f"Layer {layer_index} has heads 0–{n - 1}; cannot remove {drop} (keep at least one).")
@@ -212,9 +171,9 @@ def _prune_heads_in_place(model: nn.Module, heads: dict[int, list[int]]) -> None
         for path, dim in zip(parts.projections, (0, 0, 0, 1)):
             parent, name = path.rsplit(".", 1)
             setattr(layer.get_submodule(parent), name, _narrowed(layer.get_submodule(path), index, dim))
-        setattr(attention, parts.head_count, len(keep))
-        if hasattr(attention, "all_head_size"):
-            attention.all_head_size = len(keep) * size
+        setattr(heads, parts.head_count, len(keep))
+        if hasattr(heads, "all_head_size"):
+            heads.all_head_size = len(keep) * size
 
 
 def without_heads(clf: Classifier, heads: dict[int, list[int]]) -> Classifier:

@@ -29,15 +29,16 @@ SHAPE_LATENCY_BUDGET_S = 20.0  # seconds of timing per route: a slow route is ti
 SHAPE_TRAIN_SENTENCES = 32  # train sentences for the routes that calibrate, rank heads or train
 
 
-def distilbert_shaped(tokenizer, seed: int = 0) -> Classifier:
+def distilbert_shaped(tokenizer, seed: int = 0, **shape) -> Classifier:
     """DistilBERT-base's architecture (6 layers, 768 wide, 30,522-token vocabulary), 2 labels, random weights.
 
     `tokenizer` must use a BERT-uncased vocabulary (DistilBERT's): token ids must fit the embedding table.
+    `shape` overrides DistilBertConfig fields (e.g. `n_layers=2, dim=64`: a small model for tests).
     """
     from transformers import DistilBertConfig, DistilBertForSequenceClassification
 
     config = DistilBertConfig(num_labels=2, id2label={0: "NEGATIVE", 1: "POSITIVE"},
-                              label2id={"NEGATIVE": 0, "POSITIVE": 1})
+                              label2id={"NEGATIVE": 0, "POSITIVE": 1}, **shape)
     if len(tokenizer) > config.vocab_size:
         raise ValueError(f"The tokenizer has {len(tokenizer)} tokens; DistilBERT's table has {config.vocab_size}.")
     tokenizer = copy.deepcopy(tokenizer)

@@ -18,6 +18,7 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
+from .anatomy import model_input_names, model_inputs
 from .errors import BookError
 
 OBSERVERS = ("histogram", "minmax")  # how calibration turns observed activations into a range
@@ -44,18 +45,18 @@ def quantizer_for(observer: str = "histogram"):
     return xiq.X86InductorQuantizer().set_global(config)
 
 
-def _example_and_shapes(tokenizer, max_length: int):
-    example = tokenizer(["a short example", "and a second , longer example sentence"], padding=True,
-                        return_tensors="pt")
-    names = [n for n in tokenizer.model_input_names if n in example]
+def _example_and_shapes(model, tokenizer, max_length: int):
+    example = model_inputs(model, tokenizer, ["a short example", "and a second , longer example sentence"],
+                           padding=True)
     batch = torch.export.Dim("batch", min=1, max=4096)
     seq = torch.export.Dim("sequence", min=2, max=max_length)
-    return {n: example[n] for n in names}, {n: {0: batch, 1: seq} for n in names}
+    return example, {n: {0: batch, 1: seq} for n in example}
 
 
 def export_graph(model: nn.Module, tokenizer, max_length: int) -> torch.fx.GraphModule:
-    """The classifier as an exported graph with dynamic batch and sequence dimensions."""
-    kwargs, shapes = _example_and_shapes(tokenizer, max_length)
+    """The classifier as an exported graph with dynamic batch and sequence dimensions; its inputs are
+    the tokenizer's outputs that the model takes (`anatomy.model_input_names`)."""
+    kwargs, shapes = _example_and_shapes(model, tokenizer, max_length)
     with torch.inference_mode(False), torch.no_grad():
         return torch.export.export(model.eval(), (), kwargs, dynamic_shapes=shapes, strict=False).module()
 
@@ -74,9 +75,8 @@ def calibrate(prepared, tokenizer, sentences: list[str], max_length: int, batch_
         raise BookError("Static quantization needs calibration sentences (from the train split).")
     with torch.no_grad():
         for start in tqdm(range(0, len(sentences), batch_size), desc="calibration", disable=not progress):
-            batch = tokenizer(sentences[start:start + batch_size], padding=True, truncation=True,
-                              max_length=max_length, return_tensors="pt")
-            prepared(**batch)
+            prepared(**model_inputs(prepared, tokenizer, sentences[start:start + batch_size], padding=True,
+                                    truncation=True, max_length=max_length))
 
 
 def activation_ranges(prepared) -> list[dict]:
@@ -170,15 +170,14 @@ def quantize_static_int8(model: nn.Module, tokenizer, max_length: int, calibrati
     prepared = prepare_static(model, tokenizer, max_length, observer)
     calibrate(prepared, tokenizer, calibration, max_length, progress=progress)
     converted = drop_unread_tensors(convert_pt2e(prepared))
-    kwargs, _ = _example_and_shapes(tokenizer, max_length)
-    return ExportedClassifier(converted, model.config, list(kwargs))
+    return ExportedClassifier(converted, model.config, model_input_names(model, tokenizer))
 
 
 def save_static(model: ExportedClassifier, tokenizer, max_length: int, directory: str | Path, meta: dict) -> Path:
     """Save the converted graph with `torch.export.save` (a .pt2 file), the config and the tokenizer."""
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
-    kwargs, shapes = _example_and_shapes(tokenizer, max_length)
+    kwargs, shapes = _example_and_shapes(model.graph, tokenizer, max_length)
     with torch.inference_mode(False), torch.no_grad():
         program = torch.export.export(model.graph, (), kwargs, dynamic_shapes=shapes, strict=False)
     torch.export.save(program, directory / STATIC_FILE)

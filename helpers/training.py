@@ -44,8 +44,7 @@ def length_grouped_batches(lengths: list[int], batch_size: int, steps: int, seed
 def labelled_batches(clf: Classifier, data: SentimentData, batch_size: int):
     """(tokenized batch, labels) over `data` in order."""
     for start in range(0, len(data), batch_size):
-        batch = clf.tokenizer(data.sentences[start:start + batch_size], padding=True, truncation=True,
-                              max_length=clf.max_length, return_tensors="pt")
+        batch = clf.encode(data.sentences[start:start + batch_size])
         yield batch, torch.tensor(data.labels[start:start + batch_size])
 
 

@@ -68,7 +68,8 @@ def tiny_bert(tmp_path_factory, real_tokenizer_dir) -> Path:
 
 @pytest.fixture(scope="session")
 def tiny_distilbert(tmp_path_factory, real_tokenizer_dir) -> Path:
-    """A randomly initialised 2-layer DistilBERT classifier: a second architecture."""
+    """A randomly initialised 2-layer DistilBERT classifier: a second architecture, saved with a BERT tokenizer
+    (it gives token_type_ids, which DistilBERT does not take: every route must leave them out)."""
     from transformers import DistilBertConfig
 
     config = DistilBertConfig(

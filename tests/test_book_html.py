@@ -1,7 +1,9 @@
 """The built HTML book, opened in real headless Chromium: every page renders, nothing is broken.
 
 Runs when `_build/html` exists (after `make book`); `make test` builds it first and sets
-BOOK_REQUIRE_HTML=1 so that a missing book fails instead of skipping.
+BOOK_REQUIRE_HTML=1 so that a missing book fails instead of skipping. BOOK_SITE names the folder
+that holds the book and its records (`build-book --site`; default: the repository): `make test`
+checks the book built with the shared MiniLM (BERT) and the one built with a DistilBERT classifier.
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+from pathlib import Path
 from urllib.parse import unquote, urlparse
 
 import pytest
@@ -17,8 +20,10 @@ from conftest import REPO
 from helpers.book_build import toc_files
 
 pytestmark = pytest.mark.browser
-HTML = REPO / "_build" / "html"
-SHOTS = REPO / "_build" / "screenshots"
+SITE = Path(os.environ.get("BOOK_SITE") or REPO).resolve()
+HTML = SITE / "_build" / "html"
+SHOTS = SITE / "_build" / "screenshots"
+RESULTS = SITE / "results"
 # Console errors raised by the Sphinx theme itself, not by the book: sphinx-thebe's inline script is
 # included twice by sphinx-book-theme, and pydata-sphinx-theme finds no stored theme under file://.
 THEME_NOISE = ("Identifier 'THEBE_JS_URL' has already been declared", "Got invalid theme mode")
@@ -118,7 +123,7 @@ def assert_pages_show(browser, expected: dict[str, list[str]], source: str) -> N
 
 
 def test_glued_numbers_match_the_comparison_record(browser):
-    record = json.loads((REPO / "results" / "comparison.json").read_text())
+    record = json.loads((RESULTS / "comparison.json").read_text())
     fp32, int8 = record["variants"]["fp32"], record["variants"]["int8_dynamic"]
     acc = [f"{100 * fp32['accuracy']:.2f}%", f"{100 * int8['accuracy']:.2f}%"]
     size = [f"{fp32['size_bytes'] / 2**20:.1f} MiB", f"{int8['size_bytes'] / 2**20:.1f} MiB"]
@@ -135,8 +140,8 @@ def test_glued_numbers_match_the_comparison_record(browser):
 def test_the_closing_chapter_and_the_intro_quote_this_builds_routes(browser):
     from helpers import shape_rows, summaries
 
-    record = json.loads((REPO / "results" / "comparison.json").read_text())
-    shape = json.loads((REPO / "results" / "distilbert_shape.json").read_text())
+    record = json.loads((RESULTS / "comparison.json").read_text())
+    shape = json.loads((RESULTS / "distilbert_shape.json").read_text())
     rows = [r for r in summaries(record) if "skipped" not in r]
     fastest = max(rows, key=lambda r: r["speedup"])
     smallest = min((r for r in rows if r["accuracy_delta_pts"] >= -0.5), key=lambda r: r["size_pct"])
@@ -153,7 +158,7 @@ def test_the_closing_chapter_and_the_intro_quote_this_builds_routes(browser):
 def test_the_statistics_quoted_are_the_records(browser):
     from helpers.report import statistics_rows
 
-    record = json.loads((REPO / "results" / "comparison.json").read_text())
+    record = json.loads((RESULTS / "comparison.json").read_text())
     rows = statistics_rows(record)
     fp32_lo, fp32_hi = (100 * x for x in rows[0]["accuracy_ci95"])
     dynamic = record["variants"]["int8_dynamic"]["vs_fp32"]

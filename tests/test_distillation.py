@@ -21,7 +21,7 @@ def teacher(request):
 
 
 def _logits(clf, sentences):
-    batch = clf.tokenizer(sentences, padding=True, return_tensors="pt")
+    batch = clf.encode(sentences)
     with torch.inference_mode():
         return clf.model(**batch).logits
 

@@ -6,8 +6,8 @@ import pytest
 import torch
 
 from helpers import BookError, SentimentData, load_classifier, model_bytes
-from helpers.pruning import (anatomy, encoder_layers, encoder_linears, head_importance, heads_per_layer,
-                             layer_drop_loss, least_important_heads, linear_sparsity, load_pruned,
+from helpers.anatomy import anatomy, encoder_layers, heads_per_layer
+from helpers.pruning import (encoder_linears, head_importance, layer_drop_loss, least_important_heads, linear_sparsity, load_pruned,
                              magnitude_pruned, save_pruned, with_layers, without_heads)
 from helpers.training import fine_tune, mean_loss
 
@@ -19,7 +19,7 @@ DATA = SentimentData(SENTENCES, LABELS, ("negative", "positive"), "test", "train
 
 
 def _logits(clf, sentences=SENTENCES):
-    batch = clf.tokenizer(sentences, padding=True, return_tensors="pt")
+    batch = clf.encode(sentences)
     with torch.inference_mode():
         return clf.model(**batch).logits
 
@@ -133,7 +133,7 @@ def test_fine_tuning_learns(tiny):
 
 
 def test_other_architectures_are_refused():
-    with pytest.raises(BookError, match="supports"):
+    with pytest.raises(BookError, match="'roberta'"):
         anatomy(SimpleNamespace(config=SimpleNamespace(model_type="roberta")))
 
 

@@ -19,7 +19,7 @@ from helpers import (
 
 
 def _logits(clf, sentences):
-    batch = clf.tokenizer(sentences, padding=True, truncation=True, max_length=clf.max_length, return_tensors="pt")
+    batch = clf.encode(sentences)
     with torch.inference_mode():
         return clf.model(**batch).logits
 
@@ -92,7 +92,7 @@ def test_torchao_int8_runs_and_stays_close(tiny_bert):
     clf = load_classifier(str(tiny_bert))
     q = quantize_torchao_int8(clf.model)
     sentences = ["a gripping drama", "flat and lifeless"]
-    batch = clf.tokenizer(sentences, padding=True, return_tensors="pt")
+    batch = clf.encode(sentences)
     with torch.inference_mode():
         ref, out = clf.model(**batch).logits, q(**batch).logits
     assert out.shape == ref.shape

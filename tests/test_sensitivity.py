@@ -61,7 +61,7 @@ def test_int8_mixed_records_its_choice_and_round_trips(tmp_path, tiny_bert):
     assert kept == set(details["fp32_layers"])
     VARIANTS["int8_mixed"].save(built, tmp_path / "saved")
     back = VARIANTS["int8_mixed"].load(tmp_path / "saved", 1)
-    batch = clf.tokenizer(SENTENCES, padding=True, return_tensors="pt")
+    batch = clf.encode(SENTENCES)
     with torch.inference_mode():
         assert torch.equal(built.model(**batch).logits, back.model(**batch).logits)
 
