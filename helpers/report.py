@@ -79,6 +79,21 @@ def summary(record: dict, candidate: str = "int8_dynamic", baseline: str = BASEL
     }
 
 
+def route_result(record: dict, name: str) -> str:
+    """One sentence with a route's measured accuracy and latency against FP32, or why this machine
+    skipped it: what a chapter glues where a route may be missing (no C++ compiler, not x86…)."""
+    variants = record["variants"]
+    route = variants[name]
+    if "skipped" in route:
+        return (f"This machine skipped {route['label']} ({name}): {route['skipped']}. "
+                "The build records no accuracy or timing for it here.")
+    s, fp32 = summary(record, name), variants[BASELINE]
+    return (f"{route['label']} reaches {100 * route['accuracy']:.2f}% ({s['accuracy_delta_pts']:+.2f} points "
+            f"against FP32's {100 * fp32['accuracy']:.2f}%) and answers in {route['latency_ms']['median']:.2f} ms: "
+            f"{s['speedup']:.2f}× FP32 eager, {s['speedup_vs_best_fp32']:.2f}× the fastest FP32 route "
+            f"({variants[s['best_fp32']]['label']}). Its setup took {route['setup_seconds']:.0f} s.")
+
+
 def summaries(record: dict) -> list[dict]:
     """One row per variant (skipped ones with their reason): the data behind every table and chart."""
     rows = []
