@@ -43,6 +43,7 @@ book: install
 TINY_DISTILBERT := _build/tiny-distilbert
 DISTILBERT_SITE := _build/distilbert
 test: install
+	$(VENV)/bin/lint-imports --no-cache
 	HF_HUB_OFFLINE=1 $(PY) -m pytest -q -m "not browser and not reader"
 	HF_HUB_OFFLINE=1 $(PY) -m helpers build-book --profile smoke
 	BOOK_REQUIRE_HTML=1 $(PY) -m pytest -q -m browser

@@ -7,7 +7,7 @@ import torch
 from transformers import AutoTokenizer
 
 from helpers import BookError, Classifier, load_classifier
-from helpers.anatomy import (anatomy, encoder_layers, feed_forward_linears, heads_per_layer, model_input_names,
+from helpers.core.anatomy import (anatomy, encoder_layers, feed_forward_linears, heads_per_layer, model_input_names,
                              model_inputs)
 
 

@@ -17,7 +17,7 @@ from urllib.parse import unquote, urlparse
 import pytest
 
 from conftest import REPO
-from helpers.book_build import toc_files
+from helpers.publish.book_build import toc_files
 
 pytestmark = pytest.mark.browser
 SITE = Path(os.environ.get("BOOK_SITE") or REPO).resolve()
@@ -156,7 +156,7 @@ def test_the_closing_chapter_and_the_intro_quote_this_builds_routes(browser):
 
 
 def test_the_statistics_quoted_are_the_records(browser):
-    from helpers.report import statistics_rows
+    from helpers.routes.report import statistics_rows
 
     record = json.loads((RESULTS / "comparison.json").read_text())
     rows = statistics_rows(record)

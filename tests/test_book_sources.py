@@ -5,7 +5,7 @@ import pytest
 import yaml
 
 from conftest import REPO
-from helpers.book_build import chapter_notebooks, hide_injected_parameters, toc_files
+from helpers.publish.book_build import chapter_notebooks, hide_injected_parameters, toc_files
 
 CHAPTERS = chapter_notebooks(REPO)
 # Every chapter opens with the same cell: on Colab (no clone) it installs the book's package.
@@ -62,7 +62,7 @@ def test_injected_parameters_cell_is_removed_from_html(tmp_path):
 
 def test_a_failing_cell_fails_the_build(tmp_path):
     from helpers import BookError
-    from helpers.book_build import execute_chapters
+    from helpers.publish.book_build import execute_chapters
 
     repo = tmp_path / "repo"
     (repo / "chapters").mkdir(parents=True)
@@ -82,7 +82,7 @@ def test_a_failing_cell_fails_the_build(tmp_path):
 
 def test_a_hung_cell_is_retried_then_reported(tmp_path):
     from helpers import BookError
-    from helpers.book_build import execute_chapter
+    from helpers.publish.book_build import execute_chapter
 
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("import time; time.sleep(30)")])
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
@@ -125,7 +125,7 @@ out.mkdir(parents=True, exist_ok=True)
 
 def test_a_failed_rebuild_leaves_the_previous_book_results_and_models(tmp_path, tiny_bert, shared_data):
     from helpers import BookError
-    from helpers.book_build import build_book
+    from helpers.publish.book_build import build_book
 
     repo = _book_repo(tmp_path / "repo", {"measures": WRITES, "broken": "raise ValueError('broken')"})
     with pytest.raises(BookError, match=r"(?s)broken.ipynb failed.*untouched.*partial output is in .*_build/next"):
@@ -137,7 +137,7 @@ def test_a_failed_rebuild_leaves_the_previous_book_results_and_models(tmp_path, 
 
 
 def test_a_successful_rebuild_replaces_book_results_and_models(tmp_path, tiny_bert, shared_data, monkeypatch):
-    from helpers import book_build
+    from helpers.publish import book_build
 
     def render(tree, out):  # Jupyter Book itself is exercised by `make test`'s smoke build
         (out / "_build" / "html").mkdir(parents=True)

@@ -6,7 +6,7 @@ import pytest
 
 from conftest import write_parquet
 from helpers import BookError, comparison_for, load_classifier, quantized_copy, setup_chapter
-from helpers.widgets import compare_on_sentence, quantization_playground, sentence_playground
+from helpers.teach.widgets import compare_on_sentence, quantization_playground, sentence_playground
 
 
 @pytest.fixture(scope="module")

@@ -10,8 +10,8 @@ import pytest
 from conftest import REPO
 from helpers import (BookError, load_comparison, load_sst2, recommend, resolve_profile, route_table, summaries,
                      summary)
-from helpers.profiles import profile_examples
-from helpers.report import against_fp32, flipped_sentences, margin_shifts, statistics_rows
+from helpers.measure.profiles import profile_examples
+from helpers.routes.report import against_fp32, flipped_sentences, margin_shifts, statistics_rows
 
 
 def run_cli(*args, env=None, cwd=None):

@@ -5,10 +5,10 @@ import torch
 from torch import nn
 
 from helpers import BookError, SentimentData, load_classifier, save_classifier
-from helpers.distillation import (distil, distillation_loss, save_distilled, student_from_teacher,
+from helpers.methods.distillation import (distil, distillation_loss, save_distilled, student_from_teacher,
                                   teacher_logits)
-from helpers.pruning import encoder_layers
-from helpers.training import fine_tune
+from helpers.methods.pruning import encoder_layers
+from helpers.methods.training import fine_tune
 
 SENTENCES = ["a gripping, beautifully acted drama", "flat and lifeless", "it is a movie , and it has a plot .",
              "not bad at all", "the cast is wonderful and the script is sharp , funny and sad", "tedious"]

@@ -1,7 +1,7 @@
 import pytest
 
 from helpers import BookError, evaluate, fixed_subset, load_classifier, load_sst2, predict
-from helpers.evaluation import disagreements
+from helpers.measure.evaluation import disagreements
 
 
 @pytest.fixture(scope="module")

@@ -14,8 +14,8 @@ from helpers import (
     quantized_copy,
     state_dict_bytes,
 )
-from helpers.environment import RELEVANT_FLAGS, describe_environment
-from helpers.latency import MIN_REPEATS, percentile, runs_within, synthetic_batch
+from helpers.measure.environment import RELEVANT_FLAGS, describe_environment
+from helpers.measure.latency import MIN_REPEATS, percentile, runs_within, synthetic_batch
 
 
 @pytest.fixture(scope="module")
@@ -64,7 +64,7 @@ def test_a_time_budget_cuts_runs_of_a_slow_shape_but_never_below_the_minimum(tin
 
 
 def test_a_time_budget_times_a_slow_route_on_the_first_sentences_only(tiny):
-    from helpers.latency import MIN_TIMED_SENTENCES
+    from helpers.measure.latency import MIN_TIMED_SENTENCES
 
     sentences = [f"film number {i} was {'good ' * (i % 7)}" for i in range(MIN_TIMED_SENTENCES + 10)]
     squeezed = latency_on_sentences(tiny, sentences, threads=1, warmup=1, budget_s=1e-9)
@@ -101,7 +101,7 @@ def test_environment_records_hardware_and_versions():
 
 
 def test_interleaved_speedup_pairs_every_sentence_and_brackets_its_median(tiny):
-    from helpers.latency import interleaved_speedup
+    from helpers.measure.latency import interleaved_speedup
 
     sentences = ["a fine film", "a long and winding road of a movie", "flat", "good acting"] * 5
     result = interleaved_speedup(tiny, quantized_copy(tiny), sentences, threads=1, warmup=2, n_resamples=500)

@@ -3,7 +3,7 @@ import shutil
 import pytest
 
 from helpers import BookError, load_classifier, predict
-from helpers.models import max_input_length
+from helpers.core.models import max_input_length
 
 
 def test_loads_tiny_bert_and_distilbert(tiny_bert, tiny_distilbert):
@@ -70,7 +70,7 @@ def test_max_input_length_takes_the_smaller_limit(tiny_bert):
 
 
 def test_the_positive_class_is_found_by_name_or_by_sst2s_convention():
-    from helpers.models import positive_index
+    from helpers.core.models import positive_index
 
     assert positive_index({0: "NEGATIVE", 1: "POSITIVE"}) == 1
     assert positive_index({"0": "positive", "1": "negative"}) == 0

@@ -2,7 +2,7 @@ import pytest
 import torch
 
 from helpers import BookError
-from helpers.numerics import choose_qparams, dequantize, fake_quantize, quantization_error, quantize
+from helpers.core.numerics import choose_qparams, dequantize, fake_quantize, quantization_error, quantize
 
 
 @pytest.fixture

@@ -6,10 +6,10 @@ import pytest
 import torch
 
 from helpers import BookError, SentimentData, load_classifier, model_bytes
-from helpers.anatomy import anatomy, encoder_layers, heads_per_layer
-from helpers.pruning import (encoder_linears, head_importance, layer_drop_loss, least_important_heads, linear_sparsity, load_pruned,
+from helpers.core.anatomy import anatomy, encoder_layers, heads_per_layer
+from helpers.methods.pruning import (encoder_linears, head_importance, layer_drop_loss, least_important_heads, linear_sparsity, load_pruned,
                              magnitude_pruned, save_pruned, with_layers, without_heads)
-from helpers.training import fine_tune, mean_loss
+from helpers.methods.training import fine_tune, mean_loss
 
 SENTENCES = ["a gripping, beautifully acted drama", "flat and lifeless", "it is a movie , and it has a plot .",
              "not bad at all", "the cast is wonderful and the script is sharp , funny and sad", "tedious",
@@ -44,7 +44,7 @@ def test_magnitude_pruning_zeros_the_smallest_weights_and_saves_nothing(tiny):
 
 
 def test_sparse_storage_shrinks_only_with_zeros_and_sparse_products_agree(tiny):
-    from helpers.pruning import dense_vs_sparse_matmul, sparse_storage_bytes
+    from helpers.methods.pruning import dense_vs_sparse_matmul, sparse_storage_bytes
 
     pruned = magnitude_pruned(tiny, 0.9)
     assert sparse_storage_bytes(pruned.model) < model_bytes(pruned.model)  # 10% values + indices < dense
@@ -138,7 +138,7 @@ def test_other_architectures_are_refused():
 
 
 def test_training_batches_group_similar_lengths_and_cover_every_row():
-    from helpers.training import length_grouped_batches
+    from helpers.methods.training import length_grouped_batches
 
     lengths = [(7 * i) % 23 + 3 for i in range(64)]
     plan = length_grouped_batches(lengths, batch_size=4, steps=32, seed=0, group=4)

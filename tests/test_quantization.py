@@ -102,7 +102,7 @@ def test_torchao_int8_runs_and_stays_close(tiny_bert):
 
 
 def test_weight_grid_is_the_per_tensor_symmetric_one_of_chapter_one(tiny_bert):
-    from helpers.numerics import choose_qparams, quantize
+    from helpers.core.numerics import choose_qparams, quantize
 
     clf = load_classifier(str(tiny_bert))
     q = quantized_copy(clf).model
@@ -116,7 +116,7 @@ def test_weight_grid_is_the_per_tensor_symmetric_one_of_chapter_one(tiny_bert):
 
 
 def test_weight_sqnr_scan_covers_every_linear_layer(tiny_bert):
-    from helpers.quantization import weight_sqnr_by_layer
+    from helpers.methods.quantization import weight_sqnr_by_layer
 
     model = load_classifier(str(tiny_bert)).model
     rows = weight_sqnr_by_layer(model)

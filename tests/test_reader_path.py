@@ -22,7 +22,7 @@ import pytest
 from nbclient import NotebookClient
 
 from conftest import REPO
-from helpers.book_build import chapter_notebooks
+from helpers.publish.book_build import chapter_notebooks
 
 pytestmark = pytest.mark.reader
 CHAPTERS = chapter_notebooks(REPO)

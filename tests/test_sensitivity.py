@@ -5,8 +5,8 @@ import pytest
 from torch import nn
 
 from helpers import BookError, load_classifier
-from helpers.quantization import quantize_dynamic_int8, quantized_linear_names
-from helpers.sensitivity import (drift, keep_fp32, layer_sensitivity, linear_layer_names, mixed_precision_scan,
+from helpers.methods.quantization import quantize_dynamic_int8, quantized_linear_names
+from helpers.methods.sensitivity import (drift, keep_fp32, layer_sensitivity, linear_layer_names, mixed_precision_scan,
                                  mixed_precision_tradeoff, pick_k, with_int8_layers)
 
 SENTENCES = ["a gripping, beautifully acted drama", "flat and lifeless", "it is a movie , and it has a plot .",

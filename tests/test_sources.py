@@ -3,7 +3,7 @@ from pathlib import Path
 import pytest
 
 from helpers import BookError, load_classifier, load_sst2
-from helpers.sources import DEFAULT_DATA, DEFAULT_MODEL, resolve_data, resolve_model
+from helpers.core.sources import DEFAULT_DATA, DEFAULT_MODEL, resolve_data, resolve_model
 
 
 def test_argument_beats_environment_beats_default(monkeypatch, tmp_path):

@@ -7,7 +7,7 @@ import pytest
 from helpers import BookError
 import numpy as np
 
-from helpers.statistics import accuracy_ci95, add_statistics, paired_bootstrap_ci, paired_comparison
+from helpers.measure.statistics import accuracy_ci95, add_statistics, paired_bootstrap_ci, paired_comparison
 
 LABELS = [1, 0, 1, 1, 0, 0, 1, 0, 1, 1] * 10  # 100 sentences
 

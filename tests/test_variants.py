@@ -6,10 +6,10 @@ from torch._dynamo.utils import counters
 
 from helpers import (BookError, BuildInputs, SentimentData, VARIANTS, build_variant, load_classifier,
                      parameter_breakdown, select_variants)
-from helpers.compiling import uncompiled
-from helpers.pipeline import run_variant
-from helpers.size import model_bytes
-from helpers.variants import Variant
+from helpers.core.models import uncompiled
+from helpers.routes.pipeline import run_variant
+from helpers.measure.size import model_bytes
+from helpers.routes.variants import Variant
 
 SENTENCES = ["a gripping, beautifully acted drama", "flat and lifeless", "it is a movie , and it has a plot ."]
 CALIBRATION = ["a fine film", "an utterly tedious and overlong mess of a thriller", "good", "bad acting",
@@ -125,8 +125,8 @@ def test_parameter_groups_account_for_the_model_size(tmp_path, tiny_bert, name):
 
 
 def test_pruned_and_distilled_routes_shrink_the_model_and_need_labelled_train_sentences(tmp_path, tiny_bert):
-    from helpers.pruning import heads_per_layer
-    from helpers.report import best_fp32
+    from helpers.methods.pruning import heads_per_layer
+    from helpers.routes.report import best_fp32
 
     fp32 = load_classifier(str(tiny_bert))
     for name in ("pruned_heads", "pruned_heads_int8_dynamic"):
@@ -154,7 +154,7 @@ def test_static_quantization_needs_calibration_sentences(tiny_bert):
 
 
 def test_histogram_calibration_never_widens_the_min_max_range(tiny_bert):
-    from helpers.static_quantization import activation_ranges, calibrate, prepare_static
+    from helpers.methods.static_quantization import activation_ranges, calibrate, prepare_static
 
     clf = load_classifier(str(tiny_bert))
     ranges = {}
@@ -179,8 +179,8 @@ def test_a_route_this_machine_cannot_run_is_recorded_as_skipped(tmp_path, tiny_b
 
 
 def test_calibration_scan_measures_every_size_and_observer(tiny_bert):
-    from helpers.data import SentimentData
-    from helpers.static_quantization import calibration_scan
+    from helpers.data.sst2 import SentimentData
+    from helpers.methods.static_quantization import calibration_scan
 
     clf = load_classifier(str(tiny_bert))
     examples = SentimentData(SENTENCES * 2, [1, 0, 1, 1, 0, 1], ["negative", "positive"], "test", "validation")
@@ -194,7 +194,7 @@ def test_calibration_scan_measures_every_size_and_observer(tiny_bert):
 
 
 def test_the_profiler_table_accounts_for_the_forward_pass(tiny_bert):
-    from helpers.profiling import top_operators
+    from helpers.measure.profiling import top_operators
 
     clf = load_classifier(str(tiny_bert))
     ops = top_operators(clf, seq_len=16, threads=1, runs=2, top=5)
@@ -207,8 +207,8 @@ def test_the_profiler_table_accounts_for_the_forward_pass(tiny_bert):
 def test_a_stacked_route_starts_from_its_parents_model_built_once(tmp_path, tiny_bert, monkeypatch):
     from dataclasses import replace
 
-    from helpers.pipeline import run_routes
-    from helpers.quantization import quantize_dynamic_int8
+    from helpers.routes.pipeline import run_routes
+    from helpers.methods.quantization import quantize_dynamic_int8
 
     fp32 = load_classifier(str(tiny_bert))
     calls = []

@@ -21,7 +21,7 @@ def save_tiny_distilbert(directory: str | Path, tokenizer_dir: str | Path, seed:
     from transformers import AutoTokenizer
 
     from helpers import save_classifier
-    from helpers.shapes import distilbert_shaped
+    from helpers.routes.shapes import distilbert_shaped
 
     # DistilBERT's tokenizer gives no token_type_ids; saying so here makes the saved tokenizer say it too
     tokenizer = AutoTokenizer.from_pretrained(str(tokenizer_dir), local_files_only=True,

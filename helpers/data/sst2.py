@@ -1,0 +1,123 @@
+"""Loading and validating GLUE SST-2 (local parquet files or the hub)."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..core.errors import BookError
+from ..core.sources import Source, hub_failure, hub_is_reachable, resolve_data
+
+SPLITS = ("train", "validation")
+LABELS = (0, 1)
+
+
+@dataclass(frozen=True)
+class SentimentData:
+    """Sentences with 0/1 labels, plus where they came from."""
+
+    sentences: list[str]
+    labels: list[int]
+    label_names: tuple[str, ...]
+    source: str
+    split: str
+
+    def __len__(self) -> int:
+        return len(self.sentences)
+
+    def subset(self, indices: list[int]) -> "SentimentData":
+        """The examples at `indices`, in that order."""
+        return SentimentData(
+            [self.sentences[i] for i in indices],
+            [self.labels[i] for i in indices],
+            self.label_names,
+            self.source,
+            self.split,
+        )
+
+
+def fixed_subset(data: SentimentData, n: int | None, seed: int = 0) -> SentimentData:
+    """A reproducible sample of `n` examples kept in dataset order (all of them if n is None)."""
+    if n is None or n >= len(data):
+        return data
+    if n <= 0:
+        raise BookError(f"Asked for {n} examples; need at least 1.")
+    return data.subset(sorted(random.Random(seed).sample(range(len(data)), n)))
+
+
+def load_sst2(source: str | None = None, split: str = "validation") -> SentimentData:
+    """Load one SST-2 split from `source` (a local directory, a hub id, or $BOOK_DATA) and validate it."""
+    if split not in SPLITS:
+        raise BookError(f"Unknown split {split!r}; choose one of {SPLITS}.")
+    resolved = resolve_data(source)
+    dataset = _load_local(resolved, split) if resolved.is_local else _load_hub(resolved, split)
+    return _validated(dataset, str(resolved), split)
+
+
+def _load_local(source: Source, split: str):
+    import datasets
+
+    path = Path(source.location) / f"{split}.parquet"
+    if not path.is_file():
+        found = sorted(p.name for p in Path(source.location).iterdir())
+        raise BookError(
+            f"{path} not found. A local SST-2 directory holds train.parquet and "
+            f"validation.parquet; {source.location} holds {found or 'nothing'}."
+        )
+    try:
+        return datasets.load_dataset("parquet", data_files={split: str(path)}, split=split)
+    except Exception as err:  # pyarrow raises several types for a corrupt file
+        raise BookError(f"Could not read {path} as parquet: {err}") from err
+
+
+def _load_hub(source: Source, split: str):
+    import datasets
+
+    if not hub_is_reachable():
+        try:  # a copy in the local cache still works offline
+            from datasets import DownloadConfig
+
+            return datasets.load_dataset(
+                source.location, "sst2", split=split, download_config=DownloadConfig(local_files_only=True)
+            )
+        except Exception:
+            raise hub_failure("data", source, "the hub is unreachable from this machine") from None
+    try:
+        return datasets.load_dataset(source.location, "sst2", split=split)
+    except Exception as err:
+        raise hub_failure("data", source, f"{type(err).__name__}: {err}") from err
+
+
+def _validated(dataset, source: str, split: str) -> SentimentData:
+    columns = set(dataset.column_names)
+    if not {"sentence", "label"} <= columns:
+        raise BookError(
+            f"{source} ({split}) has columns {sorted(columns)}; SST-2 needs `sentence` and `label`."
+        )
+    sentences, labels = dataset["sentence"], dataset["label"]
+    if len(sentences) == 0:
+        raise BookError(f"{source} ({split}) has no rows.")
+    bad_labels = [i for i, y in enumerate(labels) if y not in LABELS]
+    if bad_labels:
+        examples = sorted({labels[i] for i in bad_labels}, key=str)[:5]
+        raise BookError(
+            f"{source} ({split}): {len(bad_labels)} labels outside {{0, 1}} (e.g. {examples} at rows "
+            f"{bad_labels[:5]}). SST-2's test split has no labels (-1) and cannot be evaluated."
+        )
+    empty = [i for i, s in enumerate(sentences) if not isinstance(s, str) or not s.strip()]
+    if empty:
+        raise BookError(f"{source} ({split}): {len(empty)} empty or missing sentences, at rows {empty[:5]}.")
+    feature = dataset.features.get("label")
+    names = tuple(getattr(feature, "names", None) or ("negative", "positive"))
+    return SentimentData(list(sentences), [int(y) for y in labels], names, source, split)
+
+
+def calibration_sentences(data: str | None, n: int, seed: int = 0) -> list[str]:
+    """`n` sentences from the **train** split for calibration (choosing ranges on validation would flatter it)."""
+    return fixed_subset(load_sst2(data, "train"), n, seed).sentences
+
+
+def training_examples(data: str | None, profile, seed: int = 0):
+    """Labelled **train** sentences for the routes that prune, fine-tune or distil (their chapters use the same)."""
+    return fixed_subset(load_sst2(data, "train"), profile.train_examples, seed + 2)

@@ -1,0 +1,111 @@
+"""Knowledge distillation (Hinton et al., 2015): a smaller student learns from the teacher's softened
+probabilities as well as from the labels. The student starts from alternate teacher layers, as
+DistilBERT did (Sanh et al., 2019)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from ..core.anatomy import encoder_layers
+from ..core.errors import BookError
+from ..core.models import Classifier, load_classifier, save_classifier
+from ..data.sst2 import SentimentData
+from ..measure.evaluation import predict
+from .pruning import with_layers
+from .training import Loss, fine_tune
+
+DISTILLATION_META = "distillation.json"  # beside a saved student: how it was trained, and its losses
+
+
+def teacher_logits(teacher: Classifier, data: SentimentData, batch_size: int = 64) -> torch.Tensor:
+    """The teacher's logits for every sentence of `data`, in its order, computed once (training then never
+    runs the teacher); `predict` batches them by length and puts them back in order."""
+    return torch.tensor(predict(teacher, data.sentences, batch_size).logits)
+
+
+def student_from_teacher(teacher: Classifier, keep: list[int] | None = None) -> Classifier:
+    """A student with the teacher's embeddings, head and the encoder layers `keep` (default: every other
+    one, starting with the first), copied."""
+    n = len(encoder_layers(teacher.model))
+    return with_layers(teacher, keep if keep is not None else list(range(0, n, 2)))
+
+
+def distillation_loss(soft_targets: torch.Tensor, temperature: float = 2.0, alpha: float = 0.5) -> Loss:
+    """alpha · T² · KL(teacher ‖ student at temperature T) + (1 − alpha) · cross-entropy with the labels.
+
+    `soft_targets`: `teacher_logits` of the training data, row i for sentence i. T² keeps the soft term's
+    gradients on the scale of the hard one (Hinton et al.)."""
+    if temperature <= 0 or not 0 <= alpha <= 1:
+        raise BookError(f"Need temperature > 0 and 0 ≤ alpha ≤ 1; got {temperature} and {alpha}.")
+
+    def loss(logits: torch.Tensor, labels: torch.Tensor, indices: torch.Tensor) -> torch.Tensor:
+        teacher = soft_targets[indices]
+        soft = nn.functional.kl_div(nn.functional.log_softmax(logits / temperature, dim=-1),
+                                    nn.functional.log_softmax(teacher / temperature, dim=-1),
+                                    reduction="batchmean", log_target=True)
+        return alpha * temperature**2 * soft + (1 - alpha) * nn.functional.cross_entropy(logits, labels)
+
+    return loss
+
+
+def distillation_key(teacher: Classifier, train: SentimentData, steps: int, seed: int, temperature: float,
+                     alpha: float, lr: float) -> dict:
+    """What determines a distilled student: the teacher, the train sentences, the steps and settings."""
+    digest = hashlib.sha256(json.dumps([train.sentences, train.labels]).encode()).hexdigest()
+    return {"teacher": teacher.source, "train_sentences": len(train), "train_sha256": digest, "steps": steps,
+            "seed": seed, "temperature": temperature, "alpha": alpha, "lr": lr, "torch": torch.__version__}
+
+
+def distil(teacher: Classifier, train: SentimentData, steps: int, seed: int = 0, temperature: float = 2.0,
+           alpha: float = 0.5, lr: float = 5e-5, progress: bool = False, reuse: str | Path | None = None,
+           targets: torch.Tensor | None = None) -> tuple[Classifier, list[float]]:
+    """A student of alternate teacher layers trained for `steps` batches of `train` on the distillation loss
+    (the teacher's logits computed once); returns it and every step's loss.
+
+    With `reuse`, a student that `save_distilled` left there, trained from the same teacher, sentences,
+    steps and settings, is loaded instead of trained again (the book's build trains it once, for the
+    `distilled` route, and the distillation chapter loads it). `targets`: `teacher_logits(teacher, train)`
+    if the caller has them already (else computed here, and timed)."""
+    key = distillation_key(teacher, train, steps, seed, temperature, alpha, lr)
+    if reuse is not None and (found := load_distilled(reuse, key)) is not None:
+        return found
+    student = student_from_teacher(teacher)
+    details = {"student_layers": len(encoder_layers(student.model)),
+               "teacher_layers": len(encoder_layers(teacher.model)), "key": key}
+    losses: list[float] = []
+    if steps:
+        if targets is None:
+            start = time.perf_counter()
+            targets = teacher_logits(teacher, train)
+            details["teacher_seconds"] = round(time.perf_counter() - start, 3)
+        losses = fine_tune(student, train, steps, lr=lr, seed=seed, progress=progress, desc="distilling",
+                           loss=distillation_loss(targets, temperature, alpha))
+        details["losses"] = [round(x, 5) for x in losses]
+    student.details = details
+    return student, losses
+
+
+def save_distilled(student: Classifier, directory: str | Path) -> Path:
+    """Save a student like any classifier, with how it was trained and its losses beside it."""
+    directory = save_classifier(student, directory)
+    (Path(directory) / DISTILLATION_META).write_text(json.dumps(student.details or {}, indent=1))
+    return Path(directory)
+
+
+def load_distilled(directory: str | Path, key: dict) -> tuple[Classifier, list[float]] | None:
+    """The student saved in `directory` and its losses if it was trained as `key` says, else None."""
+    meta_path = Path(directory) / DISTILLATION_META
+    if not meta_path.is_file():
+        return None
+    meta = json.loads(meta_path.read_text())
+    if meta.get("key") != key:
+        return None
+    student = load_classifier(str(directory))
+    student.details = {**meta, "reused_from": str(directory)}
+    return student, list(meta.get("losses", []))

@@ -1,0 +1,77 @@
+"""Command line: `python -m helpers compare …` runs the seed's pipeline and prints the table."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from ..core.errors import BookError
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m helpers", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    compare = commands.add_parser("compare", help="FP32 vs every INT8 route: accuracy, size, latency → JSON")
+    compare.add_argument("--model", help="hub id or local model directory (default: $BOOK_MODEL, else the hub's DistilBERT SST-2)")
+    compare.add_argument("--data", help="local SST-2 directory or hub id (default: $BOOK_DATA, else GLUE on the hub)")
+    compare.add_argument("--profile", choices=("smoke", "full"), help="how much to measure (default: $BOOK_PROFILE, else full)")
+    compare.add_argument("--out", default="results/comparison.json", help="where to write the JSON record")
+    compare.add_argument("--models-dir", default="models", help="where to save models/baseline and models/quantized")
+    compare.add_argument("--threads", type=int, help="intra-op threads for every measurement (default: logical CPUs, at most 8)")
+    compare.add_argument("--batch-size", type=int, default=32, help="batch size for accuracy (default 32)")
+    compare.add_argument("--padding", choices=("longest", "max_length"), default="longest", help="padding for accuracy batches")
+    compare.add_argument("--order", choices=("length", "data"), default="length",
+                         help="accuracy batches: sentences of similar length together (default), or in data order")
+    compare.add_argument("--seed", type=int, default=0, help="seed of the fixed subsets")
+    compare.add_argument("--variants", default="all",
+                         help="comma-separated routes to measure, e.g. int8_dynamic,onnx_int8_dynamic (default: all; "
+                              "fp32 is always included)")
+    compare.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    book = commands.add_parser("build-book", help="execute every chapter with papermill, then build the HTML book")
+    book.add_argument("--model", help="as for compare")
+    book.add_argument("--data", help="as for compare")
+    book.add_argument("--profile", choices=("smoke", "full"), help="as for compare")
+    book.add_argument("--seed", type=int, default=0, help="seed of the fixed subsets")
+    book.add_argument("--site", type=Path, help="folder that receives _build/html, results/ and models/ "
+                                               "(default: the repository)")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    from ..core.quiet import quiet_third_party_output
+
+    quiet_third_party_output()
+    try:
+        if args.command == "compare":
+            return _compare(args)
+        if args.command == "build-book":
+            from .book_build import build_book
+
+            build_book(model=args.model, data=args.data, profile=args.profile, seed=args.seed, site=args.site)
+            return 0
+    except BookError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    return 1
+
+
+def _compare(args) -> int:
+    from ..methods.quantization import known_quantization_warnings_silenced
+    from ..routes.pipeline import run_comparison
+    from ..routes.report import comparison_table
+
+    with known_quantization_warnings_silenced():
+        record = run_comparison(
+            model=args.model, data=args.data, profile=args.profile, out=args.out, models_dir=args.models_dir,
+            threads=args.threads, batch_size=args.batch_size, padding=args.padding, seed=args.seed,
+            progress=not args.no_progress, variants=args.variants, order=args.order,
+        )
+    if record["eval"]["n_truncated"]:
+        print(f"note: {record['eval']['n_truncated']} sentences were longer than {record['eval']['max_length']} "
+              "tokens and were truncated.", file=sys.stderr)
+    print(comparison_table(record))
+    folders = sorted({Path(v["artifact"]).name for v in record["variants"].values() if "artifact" in v})
+    print(f"\nwrote {args.out}; models in {args.models_dir}/{{{','.join(folders)}}}")
+    return 0

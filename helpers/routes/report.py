@@ -1,0 +1,235 @@
+"""The comparison record (`results/comparison.json`), its per-route summaries and side-by-side table."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from ..core.errors import BookError
+from ..measure.size import MIB
+
+SCHEMA_VERSION = 5  # 3: accuracy_ci95 and vs_fp32 (helpers.statistics); 4: positive_margin; 5: eval.order
+BASELINE = "fp32"
+REQUIRED_VARIANT_KEYS = ("accuracy", "predictions", "size_bytes", "latency_ms", "method", "setup_seconds")
+
+
+def write_json(record: dict, path: str | Path) -> Path:
+    """Write `record` as indented JSON, creating parent directories."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(record, indent=2) + "\n")
+    return path
+
+
+def load_comparison(path: str | Path) -> dict:
+    """Read and check a comparison written by `run_comparison`: FP32 measured, every other route measured or skipped."""
+    path = Path(path)
+    if not path.is_file():
+        raise BookError(f"No comparison at {path}: run `python -m helpers compare` first.")
+    record = json.loads(path.read_text())
+    if record.get("schema_version") != SCHEMA_VERSION:
+        raise BookError(f"{path} has schema version {record.get('schema_version')}, not {SCHEMA_VERSION}: "
+                        "measure again with `python -m helpers compare`.")
+    variants = record.get("variants", {})
+    if BASELINE not in variants or "skipped" in variants[BASELINE]:
+        raise BookError(f"{path} is not a comparison record: the FP32 baseline is missing.")
+    for name, variant in variants.items():
+        if "skipped" not in variant and any(k not in variant for k in REQUIRED_VARIANT_KEYS):
+            raise BookError(f"{path} is not a comparison record: variant {name!r} is incomplete.")
+    return record
+
+
+def measured(record: dict) -> dict[str, dict]:
+    """The variants that ran (skipped ones left out), in record order."""
+    return {n: v for n, v in record["variants"].items() if "skipped" not in v}
+
+
+def runs_the_fp32_model(entry: dict) -> bool:
+    """Whether a route computes the FP32 model itself (eager, compiled, ONNX): a fair FP32 baseline.
+    A pruned or distilled model is a different model, not a faster FP32."""
+    return entry.get("precision", "fp32") == "fp32" and not entry.get("changes_model")
+
+
+def best_fp32(record: dict) -> str:
+    """The fastest route of the record (median batch-1 latency) that runs the FP32 model itself."""
+    fp32 = {n: v for n, v in measured(record).items() if runs_the_fp32_model(v)}
+    return min(fp32, key=lambda n: fp32[n]["latency_ms"]["median"])
+
+
+def summary(record: dict, candidate: str = "int8_dynamic", baseline: str = BASELINE) -> dict:
+    """One route against FP32 eager (and against the fastest FP32 route): speedups, size, accuracy, flips."""
+    variants = record["variants"]
+    if candidate not in variants:
+        raise BookError(f"The record has no variant {candidate!r}; it has {list(variants)}.")
+    base, cand = variants[baseline], variants[candidate]
+    if "skipped" in cand:
+        raise BookError(f"{candidate} was skipped on this machine: {cand['skipped']}")
+    fastest = best_fp32(record)
+    flips = sum(a != b for a, b in zip(base["predictions"], cand["predictions"]))
+    return {
+        "speedup": base["latency_ms"]["median"] / cand["latency_ms"]["median"],
+        "best_fp32": fastest,
+        "speedup_vs_best_fp32": variants[fastest]["latency_ms"]["median"] / cand["latency_ms"]["median"],
+        "size_ratio": base["size_bytes"] / cand["size_bytes"],
+        "size_pct": 100 * cand["size_bytes"] / base["size_bytes"],
+        "size_saved_pct": 100 * (1 - cand["size_bytes"] / base["size_bytes"]),
+        "accuracy_delta_pts": 100 * (cand["accuracy"] - base["accuracy"]),
+        "flipped_predictions": flips,
+        "setup_seconds": cand["setup_seconds"],
+    }
+
+
+def route_result(record: dict, name: str) -> str:
+    """One sentence with a route's measured accuracy and latency against FP32, or why this machine
+    skipped it: what a chapter glues where a route may be missing (no C++ compiler, not x86…)."""
+    variants = record["variants"]
+    route = variants[name]
+    if "skipped" in route:
+        return (f"This machine skipped {route['label']} ({name}): {route['skipped']}. "
+                "The build records no accuracy or timing for it here.")
+    s, fp32 = summary(record, name), variants[BASELINE]
+    return (f"{route['label']} reaches {100 * route['accuracy']:.2f}% ({s['accuracy_delta_pts']:+.2f} points "
+            f"against FP32's {100 * fp32['accuracy']:.2f}%) and answers in {route['latency_ms']['median']:.2f} ms: "
+            f"{s['speedup']:.2f}× FP32 eager, {s['speedup_vs_best_fp32']:.2f}× the fastest FP32 route "
+            f"({variants[s['best_fp32']]['label']}). Its setup took {route['setup_seconds']:.0f} s.")
+
+
+def summaries(record: dict) -> list[dict]:
+    """One row per variant (skipped ones with their reason): the data behind every table and chart."""
+    rows = []
+    for name, v in record["variants"].items():
+        row = {"name": name, "label": v["label"], "precision": v["precision"], "method": v["method"]}
+        if "skipped" in v:
+            rows.append({**row, "skipped": v["skipped"]})
+            continue
+        rows.append({**row, "accuracy": v["accuracy"], "size_bytes": v["size_bytes"],
+                     "latency_ms": v["latency_ms"]["median"], "latency_p90_ms": v["latency_ms"]["p90"],
+                     **summary(record, name)})
+    return rows
+
+
+def comparison_table(record: dict) -> str:
+    """A plain-text table: one row per route, speedups against FP32 eager and the fastest FP32 route."""
+    fastest = best_fp32(record)
+    header = ("variant", "accuracy", "vs FP32", "size", "of FP32", "median (p90) ms", "speedup",
+              f"vs {fastest}", "setup s")
+    rows = [header]
+    for r in summaries(record):
+        if "skipped" in r:
+            rows.append((r["name"], "skipped:", r["skipped"], "", "", "", "", "", ""))
+            continue
+        rows.append((
+            r["name"], f"{100 * r['accuracy']:.2f}%",
+            f"{r['accuracy_delta_pts']:+.2f} pts, {r['flipped_predictions']} flipped",
+            f"{r['size_bytes'] / MIB:.1f} MiB", f"{r['size_pct']:.0f}%",
+            f"{r['latency_ms']:.2f} ({r['latency_p90_ms']:.2f})", f"{r['speedup']:.2f}x",
+            f"{r['speedup_vs_best_fp32']:.2f}x", f"{r['setup_seconds']:.1f}",
+        ))
+    widths = [max(len(row[i]) for row in rows if row[1] != "skipped:") for i in range(len(header))]
+    lines = []
+    for row in rows:
+        if row[1] == "skipped:":
+            lines.append(f"{row[0].ljust(widths[0])}  skipped: {row[2]}")
+        else:
+            lines.append("  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip())
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    env, ev = record["environment"], record["eval"]
+    lat = record["variants"][BASELINE]["latency_ms"]
+    lines += [
+        "",
+        f"speedup: FP32 eager median / variant median; vs {fastest}: the fastest FP32 route of this run",
+        f"model: {record['model']}   data: {record['data']}   profile: {record['profile']}",
+        f"eval: {record['n_examples']} sentences, batch {ev['batch_size']}, padding {ev['padding']}, "
+        f"grouped {'by length' if ev['order'] == 'length' else 'in data order'}, "
+        f"max_length {ev['max_length']}, {ev['n_truncated']} sentences truncated",
+        f"latency: {lat['inputs']}, batch 1, median {lat['seq_len']} tokens, {lat['repeats']} runs after "
+        f"{lat['warmup']} warm-up, {env['threads']} threads",
+        f"calibration: {record['calibration']['n_sentences']} sentences from the {record['calibration']['split']} split",
+        f"cpu: {env['cpu']} [{', '.join(env['cpu_flags'])}]  engine: {env['quantized_engine']}  "
+        f"torch {env['torch']}  transformers {env['transformers']}  onnxruntime {env.get('onnxruntime')}",
+    ]
+    return "\n".join(lines)
+
+
+def route_table(record: dict) -> list[dict]:
+    """The closing chapter's table: one row per route (skipped ones say why), every number from the record."""
+    rows = []
+    for r in summaries(record):
+        v = record["variants"][r["name"]]
+        row = {"route": r["name"], "label": r["label"], "needs calibration": v["needs_calibration"],
+               "deploys": v["deploys"], "API": v["api"]}
+        if "skipped" in r:
+            rows.append({**row, "skipped": r["skipped"]})
+            continue
+        rows.append({**row, "size % of FP32": r["size_pct"], "speedup vs FP32 eager": r["speedup"],
+                     "speedup vs best FP32": r["speedup_vs_best_fp32"],
+                     "accuracy change (pts)": r["accuracy_delta_pts"], "setup s": r["setup_seconds"]})
+    return rows
+
+
+def recommend(record: dict, max_drop_pts: float = 0.5) -> dict:
+    """The fastest and the smallest route whose accuracy is within `max_drop_pts` of FP32 eager."""
+    ok = [r for r in summaries(record) if "skipped" not in r and r["accuracy_delta_pts"] >= -max_drop_pts]
+    fastest = min(ok, key=lambda r: r["latency_ms"])
+    smallest = min(ok, key=lambda r: (r["size_bytes"], r["latency_ms"]))
+    return {"max_drop_pts": max_drop_pts, "fastest": fastest["name"], "smallest": smallest["name"],
+            "fastest_speedup": fastest["speedup"], "fastest_vs_best_fp32": fastest["speedup_vs_best_fp32"],
+            "smallest_size_pct": smallest["size_pct"]}
+
+
+def statistics_rows(record: dict) -> list[dict]:
+    """One row per measured route: accuracy with its 95% interval; against FP32, the change (points) with
+    its interval, the exact McNemar p, the flips, and the speedup timed interleaved with FP32 (with its
+    interval) beside the one-shot speedup of `latency_ms` (each route timed alone, minutes apart)."""
+    base = record["variants"][BASELINE]
+    rows = []
+    for name, v in measured(record).items():
+        row = {"route": name, "label": v["label"], "accuracy": v["accuracy"], "accuracy_ci95": v["accuracy_ci95"]}
+        if name != BASELINE:
+            vs = v["vs_fp32"]
+            row.update(delta_pts=100 * (v["accuracy"] - base["accuracy"]),
+                       delta_ci95_pts=[100 * x for x in vs["accuracy_delta_ci95"]], mcnemar_p=vs["mcnemar_p"],
+                       flipped=vs["flipped"], one_shot_speedup=base["latency_ms"]["median"] / v["latency_ms"]["median"])
+            if "interleaved" in v:
+                row.update(speedup=v["interleaved"]["speedup"], speedup_ci95=v["interleaved"]["speedup_ci95"],
+                           fp32_interleaved_ms=v["interleaved"]["baseline_median_ms"])
+        rows.append(row)
+    return rows
+
+
+def _same_examples(record: dict, examples) -> None:
+    if list(examples.labels) != record["labels"]:
+        raise BookError("These sentences are not the ones the record measured (their labels differ): "
+                        "use the chapter's `examples()` with the record's profile and seed.")
+
+
+def flipped_sentences(record: dict, examples, route: str) -> list[dict]:
+    """The sentences whose prediction `route` changed from FP32's: text, true label and both P(positive).
+
+    `examples`: the sentences the record measured, in its order (`Chapter.examples()`)."""
+    _same_examples(record, examples)
+    base, other = record["variants"][BASELINE], record["variants"][route]
+    return [{"sentence": examples.sentences[i], "label": examples.label_names[examples.labels[i]],
+             "P(positive) FP32": base["p_positive"][i], f"P(positive) {other['label']}": other["p_positive"][i],
+             "right": "FP32" if base["predictions"][i] == examples.labels[i] else other["label"]}
+            for i, (a, b) in enumerate(zip(base["predictions"], other["predictions"])) if a != b]
+
+
+def margin_shifts(record: dict) -> dict[str, list[float]]:
+    """For each measured non-FP32 route, how far it moved each sentence's log-odds of positive from FP32's
+    (route − FP32; a flip needs the shift to cross FP32's own margin)."""
+    base = record["variants"][BASELINE]["positive_margin"]
+    return {name: [m - b for m, b in zip(v["positive_margin"], base)]
+            for name, v in measured(record).items() if name != BASELINE}
+
+
+def against_fp32(record: dict, names: list[str]) -> list[dict]:
+    """The chosen routes against FP32 eager, one row each: accuracy change with its paired 95% interval and
+    McNemar p, size as % of FP32, and the interleaved speedup."""
+    stats = {r["route"]: r for r in statistics_rows(record)}
+    base = record["variants"][BASELINE]["size_bytes"]
+    return [{"route": stats[n]["label"], "accuracy change (pts)": stats[n]["delta_pts"],
+             "95% CI": "[{:+.2f}, {:+.2f}]".format(*stats[n]["delta_ci95_pts"]),
+             "McNemar p": stats[n]["mcnemar_p"],
+             "size % of FP32": 100 * record["variants"][n]["size_bytes"] / base,
+             "speedup": stats[n]["speedup"]} for n in names]

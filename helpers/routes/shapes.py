@@ -1,0 +1,129 @@
+"""What DistilBERT costs, without downloading it: a DistilBERT-shaped classifier with random weights.
+
+Size and latency depend on the shape (layers, widths, vocabulary), not on the values of the weights;
+accuracy does not transfer, so this record holds no accuracy.
+"""
+
+from __future__ import annotations
+
+import copy
+import tempfile
+from datetime import datetime, timezone
+from pathlib import Path
+
+import torch
+
+from ..core.models import Classifier, load_classifier
+from ..data.sst2 import calibration_sentences, fixed_subset, load_sst2, training_examples
+from ..measure.environment import default_threads, describe_environment
+from ..measure.latency import MIN_TIMED_SENTENCES, latency_on_sentences
+from ..measure.profiles import latency_sentences, profile_examples, resolve_profile
+from ..measure.size import MIB, model_bytes
+from .pipeline import run_routes
+from .report import runs_the_fp32_model, write_json
+from .variants import BuildInputs, select_variants
+
+SHAPE_SOURCE = "distilbert-base-uncased shape (DistilBertConfig defaults), random weights"
+SHAPE_SENTENCES = 100  # validation sentences timed per route (the profile's sample, cut)
+SHAPE_LATENCY_BUDGET_S = 20.0  # seconds of timing per route: a slow route is timed on fewer sentences
+SHAPE_TRAIN_SENTENCES = 32  # train sentences for the routes that calibrate, rank heads or train
+
+
+def distilbert_shaped(tokenizer, seed: int = 0, **shape) -> Classifier:
+    """DistilBERT-base's architecture (6 layers, 768 wide, 30,522-token vocabulary), 2 labels, random weights.
+
+    `tokenizer` must use a BERT-uncased vocabulary (DistilBERT's): token ids must fit the embedding table.
+    `shape` overrides DistilBertConfig fields (e.g. `n_layers=2, dim=64`: a small model for tests).
+    """
+    from transformers import DistilBertConfig, DistilBertForSequenceClassification
+
+    config = DistilBertConfig(num_labels=2, id2label={0: "NEGATIVE", 1: "POSITIVE"},
+                              label2id={"NEGATIVE": 0, "POSITIVE": 1}, **shape)
+    if len(tokenizer) > config.vocab_size:
+        raise ValueError(f"The tokenizer has {len(tokenizer)} tokens; DistilBERT's table has {config.vocab_size}.")
+    tokenizer = copy.deepcopy(tokenizer)
+    tokenizer.model_input_names = ["input_ids", "attention_mask"]  # DistilBERT has no token types
+    torch.manual_seed(seed)
+    model = DistilBertForSequenceClassification(config).eval()
+    max_length = min(config.max_position_embeddings, int(getattr(tokenizer, "model_max_length", 512)))
+    return Classifier(model, tokenizer, SHAPE_SOURCE, max_length)
+
+
+def run_shape_comparison(model: str | None = None, data: str | None = None, profile: str | None = None,
+                         out: str | Path = "results/distilbert_shape.json", threads: int | None = None,
+                         seed: int = 0, variants: str | list[str] | None = None, progress: bool = True) -> dict:
+    """Size, latency and setup time of every chosen route on the DistilBERT-shaped classifier.
+
+    `model` supplies only the tokenizer (a BERT-uncased vocabulary); sentences for timing come from
+    validation, calibration sentences from train, as in `run_comparison`.
+    """
+    prof = resolve_profile(profile)
+    threads = default_threads() if threads is None else threads
+    chosen = select_variants(variants)
+    tokenizer = load_classifier(model).tokenizer
+    shaped = distilbert_shaped(tokenizer, seed)
+    examples = profile_examples(load_sst2(data, "validation"), prof, seed)
+    # Random weights: calibration ranges, what pruning ranks and what a student learns mean nothing here,
+    # only the shapes do. So a few train sentences suffice (the routes that calibrate, rank or train need
+    # some to run at all), and medians over SHAPE_SENTENCES sentences of the profile's sample are precise
+    # enough for a record of sizes and latencies.
+    timed = latency_sentences(examples, prof, seed)[:SHAPE_SENTENCES]
+    calibration = (calibration_sentences(data, min(prof.calibration_sentences, SHAPE_TRAIN_SENTENCES), seed)
+                   if any(v.needs_calibration for v in chosen) else [])
+    train = (fixed_subset(training_examples(data, prof, seed), SHAPE_TRAIN_SENTENCES, seed)
+             if any(v.needs_training for v in chosen) else None)
+
+    def measure(clf):
+        return {"size_bytes": model_bytes(clf.model),
+                "latency": latency_on_sentences(clf, timed, threads, prof.warmup,
+                                                SHAPE_LATENCY_BUDGET_S).to_dict()}, None
+
+    with tempfile.TemporaryDirectory(prefix="book-shape-") as scratch:
+        def inputs_for(variant):
+            # Only batch 1 is timed here, so compiled routes compile for batch 1 only.
+            # Nothing is trained on random weights (recovery and distillation steps stay 0).
+            inputs = BuildInputs(calibration, threads, Path(scratch) / "build" / variant.name, batch_sizes=(1,),
+                                 train=train, seed=seed)
+            inputs.scratch.mkdir(parents=True)
+            return inputs
+
+        results, _ = run_routes(chosen, shaped, inputs_for, Path(scratch) / "models", measure, progress,
+                                "DistilBERT shape")
+    for entry in results.values():
+        entry.pop("artifact", None)
+        if "latency" in entry:
+            entry["latency_ms"] = entry["latency"]["median"]
+    record = {
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "model": SHAPE_SOURCE,
+        "tokenizer": str(model or tokenizer.name_or_path),
+        "n_parameters": sum(p.numel() for p in shaped.model.parameters()),
+        "profile": prof.name,
+        "seed": seed,
+        "latency_inputs": (f"{len(timed)} validation sentences, batch 1 (a route too slow to time them all in "
+                           f"{SHAPE_LATENCY_BUDGET_S:.0f} s: the first of them within it, at least "
+                           f"{MIN_TIMED_SENTENCES})"),
+        "environment": describe_environment(threads),
+        "variants": results,
+    }
+    write_json(record, out)
+    return record
+
+
+def shape_rows(record: dict) -> list[dict]:
+    """One row per route of a shape record: size and latency against FP32 eager and the fastest FP32 route."""
+    variants = record["variants"]
+    done = {n: v for n, v in variants.items() if "skipped" not in v}
+    base = done["fp32"]
+    best = min((n for n, v in done.items() if runs_the_fp32_model(v)), key=lambda n: done[n]["latency_ms"])
+    rows = []
+    for name, v in variants.items():
+        if "skipped" in v:
+            rows.append({"route": name, "label": v["label"], "skipped": v["skipped"]})
+            continue
+        rows.append({"route": name, "label": v["label"], "size_mib": v["size_bytes"] / MIB,
+                     "size_pct": 100 * v["size_bytes"] / base["size_bytes"], "latency_ms": v["latency_ms"],
+                     "timed_sentences": v["latency"]["repeats"], "speedup": base["latency_ms"] / v["latency_ms"],
+                     "speedup_vs_best_fp32": done[best]["latency_ms"] / v["latency_ms"], "best_fp32": best,
+                     "setup_seconds": v["setup_seconds"]})
+    return rows

@@ -1,0 +1,141 @@
+"""What every chapter does first: resolve its parameters, fix seeds and threads, quiet the noise."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from ..core.errors import BookError
+from ..core.quiet import quiet_third_party_output
+from ..core.sources import resolve_data, resolve_model
+from ..data.sst2 import SentimentData, calibration_sentences, load_sst2, training_examples
+from ..measure.environment import default_threads
+from ..measure.latency import check_threads
+from ..measure.profiles import Profile, latency_sentences, profile_examples, resolve_profile
+
+
+@dataclass(frozen=True)
+class Chapter:
+    """A chapter's resolved parameters."""
+
+    model: str
+    data: str
+    profile: Profile
+    seed: int
+    output_dir: Path
+    threads: int
+
+    @property
+    def comparison_path(self) -> Path:
+        return self.output_dir / "comparison.json"
+
+    @property
+    def shape_path(self) -> Path:
+        return self.output_dir / "distilbert_shape.json"
+
+    @property
+    def models_dir(self) -> Path:
+        return self.output_dir.parent / "models"
+
+    def examples(self) -> SentimentData:
+        """The validation sentences this chapter's profile measures (all 872 for `full`)."""
+        return profile_examples(load_sst2(self.data, "validation"), self.profile, self.seed)
+
+    def latency_sentences(self) -> list[str]:
+        """The real sentences the benchmark times one by one at batch 1."""
+        return latency_sentences(self.examples(), self.profile, self.seed)
+
+    def train_sentences(self, n: int) -> list[str]:
+        """`n` fixed sentences from the **train** split, for calibration (never validation)."""
+        return calibration_sentences(self.data, n, self.seed)
+
+    def train_examples(self) -> SentimentData:
+        """The labelled **train** sentences that rank what to prune and recover it (as the pruned routes use)."""
+        return training_examples(self.data, self.profile, self.seed)
+
+    def describe(self) -> str:
+        return (
+            f"model: {self.model}\ndata: {self.data}\nprofile: {self.profile.name}   seed: {self.seed}   "
+            f"threads: {self.threads}\nresults: {self.output_dir}"
+        )
+
+
+def setup_chapter(model=None, data=None, profile=None, seed: int = 0, output_dir="../results",
+                  threads: int | None = None) -> Chapter:
+    """Resolve a chapter's `parameters` cell (None → environment → default) and prepare the run."""
+    from .plotting import use_book_style
+
+    quiet_third_party_output()
+    use_book_style()
+    torch.manual_seed(seed)
+    if threads is not None:
+        check_threads(threads)
+    output_dir = Path(output_dir).expanduser().resolve()
+    output_dir.mkdir(parents=True, exist_ok=True)
+    return Chapter(
+        model=str(resolve_model(model)),
+        data=str(resolve_data(data)),
+        profile=resolve_profile(profile),
+        seed=seed,
+        output_dir=output_dir,
+        threads=default_threads() if threads is None else threads,
+    )
+
+
+def glue_values(**values) -> None:
+    """Make each value available to the chapter's prose as {glue:text}`name` (myst-nb), without showing it."""
+    from myst_nb import glue
+
+    for name, value in values.items():
+        if type(value).__module__ == "numpy" and hasattr(value, "item"):
+            value = value.item()  # np.float64(0.25) → 0.25: myst-nb formats a Python number, not its repr
+        glue(name, value, display=False)
+
+
+def _measured_for(record: dict, chapter: Chapter, wanted: dict) -> bool:
+    """Whether a saved record was measured with this chapter's profile, seed, threads and `wanted` fields."""
+    wanted = {**wanted, "profile": chapter.profile.name, "seed": chapter.seed}
+    return (all(record.get(k) == v for k, v in wanted.items())
+            and record["environment"]["threads"] == chapter.threads)
+
+
+def comparison_for(chapter: Chapter, progress: bool = True, variants: str | list[str] | None = None) -> dict:
+    """This build's comparison record: reuse `comparison.json` if it matches the chapter and holds the
+    chosen routes (default: all), else measure."""
+    from ..routes.pipeline import run_comparison
+    from ..routes.report import load_comparison
+    from ..routes.variants import select_variants
+
+    wanted_routes = {v.name for v in select_variants(variants)}
+
+    path = chapter.comparison_path
+    if path.is_file():
+        try:
+            record = load_comparison(path)
+        except BookError:  # written by an older version of the book (or broken): measure again
+            record = None
+        wanted = {"model": chapter.model, "data": chapter.data}
+        if record and _measured_for(record, chapter, wanted) and wanted_routes <= set(record["variants"]):
+            return record
+    return run_comparison(
+        model=chapter.model, data=chapter.data, profile=chapter.profile.name, out=path,
+        models_dir=chapter.models_dir, threads=chapter.threads, seed=chapter.seed, progress=progress,
+        variants=variants,
+    )
+
+
+def shape_comparison_for(chapter: Chapter, progress: bool = True) -> dict:
+    """Every route's size and latency on a DistilBERT-shaped classifier: reuse the record if it matches."""
+    import json
+
+    from ..routes.shapes import run_shape_comparison
+
+    path = chapter.shape_path
+    if path.is_file():
+        record = json.loads(path.read_text())
+        if _measured_for(record, chapter, {"tokenizer": chapter.model}):
+            return record
+    return run_shape_comparison(chapter.model, chapter.data, chapter.profile.name, path, chapter.threads,
+                                chapter.seed, progress=progress)
