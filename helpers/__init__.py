@@ -18,7 +18,8 @@ from .routes.pipeline import quantized_copy, run_comparison
 from .routes.report import (best_fp32, comparison_table, load_comparison, measured, recommend, route_table, summaries,
                             summary, write_json)
 from .routes.shapes import distilbert_shaped, run_shape_comparison, shape_rows
-from .routes.variants import VARIANTS, BuildInputs, Variant, build_variant, select_variants
+from .routes.configs import RunSettings
+from .routes.variants import VARIANTS, BuildInputs, Variant, build_variant, load_route, save_route, select_variants
 from .teach.chapter import Chapter, comparison_for, glue_values, setup_chapter, shape_comparison_for
 
 __all__ = [name for name in dir() if not name.startswith("_")]

@@ -1,9 +1,11 @@
 """The seed's pipeline end to end through `python -m helpers compare`."""
 
+import json
 import math
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -57,9 +59,12 @@ def test_compare_smoke_end_to_end(tmp_path, shared_model, shared_data):
     for name in ("int8_dynamic", "onnx_int8_dynamic"):
         s = summary(record, name)
         assert f"{s['speedup']:.2f}x" in proc.stdout and f"{s['size_pct']:.0f}%" in proc.stdout
-    assert (tmp_path / "models" / "quantized" / "quantization.json").is_file()
-    assert (tmp_path / "models" / "baseline" / "model.safetensors").is_file()
-    assert (tmp_path / "models" / "onnx" / "onnx" / "model_quantized.onnx").is_file()
+    for name, v in record["variants"].items():  # one layout: models/<route>/route.json, the record's config
+        route = json.loads((tmp_path / "models" / name / "route.json").read_text())
+        assert route["route"] == name and route["config"] == v["config"] and Path(v["artifact"]).name == name
+    assert (tmp_path / "models" / "int8_dynamic" / "quantization.json").is_file()
+    assert (tmp_path / "models" / "fp32" / "model.safetensors").is_file()
+    assert (tmp_path / "models" / "onnx_int8_dynamic" / "onnx" / "model_quantized.onnx").is_file()
     ops = record["variants"]["int8_dynamic"]["operators"]  # the profiler saw the quantized Linear layers
     assert any("quantized" in row["operator"] for row in ops["top"]) and ops["calls_per_pass"] > 0
     assert record["variants"]["onnx_int8_dynamic"]["operators"] is None  # not a PyTorch module

@@ -53,8 +53,10 @@ def test_int8_mixed_records_its_choice_and_round_trips(tmp_path, tiny_bert):
     from helpers import VARIANTS, BuildInputs, build_variant
 
     clf = load_classifier(str(tiny_bert))
-    built, _ = build_variant(VARIANTS["int8_mixed"], clf, BuildInputs(SENTENCES, 1, tmp_path))
-    details = built.details
+    from helpers.routes.configs import RunSettings
+
+    config = VARIANTS["int8_mixed"].configure(RunSettings(calibration_sentences=len(SENTENCES)))
+    built, details, _ = build_variant(VARIANTS["int8_mixed"], clf, config, BuildInputs(SENTENCES, 1, tmp_path))
     k = details["k"]
     assert details["fp32_layers"] == [r["layer"] for r in details["sensitivity"][:k]]
     kept = set(linear_layer_names(built.model))  # nn.Linear left in the quantized model: the FP32 ones

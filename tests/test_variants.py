@@ -1,5 +1,7 @@
 """The route registry: every route builds, saves and reloads to the same logits; skipped routes are recorded."""
 
+import json
+
 import pytest
 import torch
 from torch._dynamo.utils import counters
@@ -7,7 +9,9 @@ from torch._dynamo.utils import counters
 from helpers import (BookError, BuildInputs, SentimentData, VARIANTS, build_variant, load_classifier,
                      parameter_breakdown, select_variants)
 from helpers.core.models import uncompiled
+from helpers.routes.configs import RunSettings
 from helpers.routes.pipeline import run_variant
+from helpers.routes.variants import ROUTE_FILE, load_route, save_route
 from helpers.measure.size import model_bytes
 from helpers.routes.variants import Variant
 
@@ -16,6 +20,8 @@ CALIBRATION = ["a fine film", "an utterly tedious and overlong mess of a thrille
                "the cast is wonderful and the script is sharp , funny and sad"]
 TRAIN = SentimentData(CALIBRATION, [1, 0, 1, 0, 1], ("negative", "positive"), "test", "train")
 EAGER = [n for n, v in VARIANTS.items() if not v.compiled]
+RUN = RunSettings(calibration_sentences=len(CALIBRATION), train_sentences=len(TRAIN), recovery_steps=2,
+                  distill_steps=2)
 
 
 def logits(clf, sentences=SENTENCES):
@@ -28,14 +34,31 @@ def without_compile(clf):
     return type(clf)(uncompiled(clf.model), clf.tokenizer, clf.source, clf.max_length)
 
 
-def build(name, clf, tmp_path):
-    """The route built from `clf`; a stacked route from its parent route's model, built first."""
+def build_with_choice(name, clf, tmp_path):
+    """The route built from `clf` with the test run's config, and what its build chose; a stacked route
+    from its parent route's model, built first."""
     scratch = tmp_path / "scratch"
     scratch.mkdir(exist_ok=True)
     variant = VARIANTS[name]
     parent = build(variant.parent, clf, tmp_path) if variant.parent else None
-    inputs = BuildInputs(CALIBRATION, 1, scratch, train=TRAIN, recovery_steps=2, distill_steps=2)
-    return build_variant(variant, clf, inputs, parent)[0]
+    built, chosen, _ = build_variant(variant, clf, variant.configure(RUN), BuildInputs(CALIBRATION, 1, scratch,
+                                                                                       train=TRAIN), parent)
+    return built, chosen
+
+
+def build(name, clf, tmp_path):
+    return build_with_choice(name, clf, tmp_path)[0]
+
+
+def save_and_load_route(name, built, chosen, directory):
+    """Save a built route in the one layout every route shares, and load it back from its route.json alone."""
+    config = VARIANTS[name].configure(RUN)
+    save_route(VARIANTS[name], built, config, chosen, directory)
+    meta = json.loads((directory / ROUTE_FILE).read_text())
+    assert (meta["route"], meta["config"], meta["chosen"]) == (name, config.as_dict(), json.loads(json.dumps(chosen)))
+    back, read = load_route(directory, 1)
+    assert read == meta
+    return back
 
 
 def test_the_registry_holds_the_routes_later_chapters_rely_on():
@@ -58,10 +81,9 @@ def test_the_registry_holds_the_routes_later_chapters_rely_on():
 @pytest.mark.parametrize("fixture", ["tiny_bert", "tiny_distilbert"])
 def test_every_eager_route_reloads_to_identical_logits(request, tmp_path, fixture, name):
     fp32 = load_classifier(str(request.getfixturevalue(fixture)))
-    built = build(name, fp32, tmp_path)
+    built, chosen = build_with_choice(name, fp32, tmp_path)
     assert not fp32.model.training and not getattr(built.model, "training", False)
-    VARIANTS[name].save(built, tmp_path / "saved")
-    back = VARIANTS[name].load(tmp_path / "saved", 1)
+    back = save_and_load_route(name, built, chosen, tmp_path / "saved")
     assert torch.equal(logits(built), logits(back))
     assert back.max_length == fp32.max_length and back.label_names == fp32.label_names
     if not VARIANTS[name].changes_model:  # a pruned model is another model; the rest must stay near FP32
@@ -82,8 +104,7 @@ def test_a_compiled_route_saves_the_model_it_compiled(request, tmp_path, fixture
     assert counters["stats"]["unique_graphs"] == graphs
     plain_clf = without_compile(built)
     assert plain_clf.model is not built.model
-    VARIANTS[name].save(built, tmp_path / "saved")
-    back = VARIANTS[name].load(tmp_path / "saved", 1)
+    back = save_and_load_route(name, built, {}, tmp_path / "saved")
     assert torch.equal(logits(plain_clf), logits(back))
     assert torch.allclose(logits(built), logits(plain_clf), atol=1e-3 + 0.05 * logits(plain_clf).abs().max())
 
@@ -132,17 +153,22 @@ def test_pruned_and_distilled_routes_shrink_the_model_and_need_labelled_train_se
     for name in ("pruned_heads", "pruned_heads_int8_dynamic"):
         built = build(name, fp32, tmp_path)
         assert sum(heads_per_layer(built.model)) == sum(heads_per_layer(fp32.model)) // 2
-    pruned = build("pruned_heads", fp32, tmp_path)
-    assert pruned.details["recovery_steps"] == 2 and pruned.details["train_sentences"] == len(TRAIN)
-    assert len(pruned.details["losses"]) == 2
-    distilled = build("distilled", fp32, tmp_path)
-    assert distilled.details["student_layers"] == 1 and distilled.details["teacher_layers"] == 2
-    assert distilled.details["key"]["steps"] == 2 and len(distilled.details["losses"]) == 2
+    config = VARIANTS["pruned_heads"].configure(RUN)
+    assert (config.fraction, config.recovery_steps, config.train_sentences) == (0.5, 2, len(TRAIN))
+    _, chosen = build_with_choice("pruned_heads", fp32, tmp_path)
+    assert len(chosen["losses"]) == 2 and sum(map(len, chosen["heads_removed"].values())) == 2
+    _, chosen = build_with_choice("distilled", fp32, tmp_path)
+    assert chosen["student_layers"] == 1 and chosen["teacher_layers"] == 2
+    assert chosen["key"]["steps"] == 2 and len(chosen["losses"]) == 2
     for name in ("pruned_heads", "distilled"):
+        config = VARIANTS[name].configure(RUN)
         with pytest.raises(BookError, match="labelled sentences"):
-            build_variant(VARIANTS[name], fp32, BuildInputs(CALIBRATION, 1))
+            build_variant(VARIANTS[name], fp32, config, BuildInputs(CALIBRATION, 1))
         with pytest.raises(BookError, match="build that route first"):
-            build_variant(VARIANTS[f"{name}_int8_dynamic"], fp32, BuildInputs(CALIBRATION, 1, train=TRAIN))
+            build_variant(VARIANTS[f"{name}_int8_dynamic"], fp32, config, BuildInputs(CALIBRATION, 1, train=TRAIN))
+        with pytest.raises(BookError, match=f"needs {len(TRAIN) + 1} train sentences"):  # the config asks for more
+            build_variant(VARIANTS[name], fp32, VARIANTS[name].configure(
+                RunSettings(train_sentences=len(TRAIN) + 1)), BuildInputs(CALIBRATION, 1, train=TRAIN))
     record = {"variants": {"fp32": {"precision": "fp32", "latency_ms": {"median": 10}},
                            "pruned_heads": {"precision": "fp32", "changes_model": True, "latency_ms": {"median": 5}}}}
     assert best_fp32(record) == "fp32"  # a smaller model is not a faster way to run the same one
@@ -150,7 +176,8 @@ def test_pruned_and_distilled_routes_shrink_the_model_and_need_labelled_train_se
 
 def test_static_quantization_needs_calibration_sentences(tiny_bert):
     with pytest.raises(BookError, match="calibration"):
-        build_variant(VARIANTS["int8_static"], load_classifier(str(tiny_bert)), BuildInputs([], 1))
+        build_variant(VARIANTS["int8_static"], load_classifier(str(tiny_bert)), VARIANTS["int8_static"].configure(RUN),
+                      BuildInputs([], 1))
 
 
 def test_histogram_calibration_never_widens_the_min_max_range(tiny_bert):
@@ -169,13 +196,18 @@ def test_histogram_calibration_never_widens_the_min_max_range(tiny_bert):
 
 
 def test_a_route_this_machine_cannot_run_is_recorded_as_skipped(tmp_path, tiny_bert):
+    from helpers.routes.configs import DynamicInt8
+
     absent = Variant("int8_imaginary", "INT8 imaginary", "needs hardware this machine lacks", "int8",
-                     lambda clf, _: clf, lambda clf, d: d, lambda d, t: None, "imaginary", "#000000", "-", "-",
+                     lambda _run: DynamicInt8(), lambda clf, config, _: (clf, {}), lambda clf, d: d,
+                     lambda d, t: None, "#000000", "-", "-",
                      requirements=(lambda: None, lambda: "no imaginary accelerator here"))
-    entry, evaluation, built = run_variant(absent, load_classifier(str(tiny_bert)), BuildInputs(), tmp_path, None)
+    entry, evaluation, built = run_variant(absent, load_classifier(str(tiny_bert)), RUN, BuildInputs(), tmp_path,
+                                           None)
     assert built is None
     assert entry["skipped"] == "no imaginary accelerator here" and evaluation is None
-    assert entry["method"] == "needs hardware this machine lacks" and not (tmp_path / "imaginary").exists()
+    assert entry["config"] == {"kind": "DynamicInt8", "embeddings": False}  # what it would have been built with
+    assert entry["method"] == "needs hardware this machine lacks" and not (tmp_path / "int8_imaginary").exists()
 
 
 def test_calibration_scan_measures_every_size_and_observer(tiny_bert):
@@ -214,15 +246,15 @@ def test_a_stacked_route_starts_from_its_parents_model_built_once(tmp_path, tiny
     calls = []
     student_route = VARIANTS["distilled"]
     monkeypatch.setitem(VARIANTS, "distilled", replace(
-        student_route, build=lambda clf, inputs: calls.append(1) or student_route.build(clf, inputs)))
+        student_route, build=lambda *args: calls.append(1) or student_route.build(*args)))
 
     def measure(clf):
         return {"size_bytes": model_bytes(clf.model)}, None
 
     def inputs_for(variant):
-        return BuildInputs(CALIBRATION, 1, tmp_path, train=TRAIN, recovery_steps=2, distill_steps=2)
+        return BuildInputs(CALIBRATION, 1, tmp_path, train=TRAIN)
 
-    records, _ = run_routes(select_variants("distilled_int8_dynamic"), fp32, inputs_for, tmp_path, measure,
+    records, _ = run_routes(select_variants("distilled_int8_dynamic"), fp32, RUN, inputs_for, tmp_path, measure,
                             progress=False)
     assert calls == [1]  # the student is trained once, for both routes
     parent, child = records["distilled"], records["distilled_int8_dynamic"]
@@ -234,3 +266,28 @@ def test_a_stacked_route_starts_from_its_parents_model_built_once(tmp_path, tiny
     expected = type(student)(quantize_dynamic_int8(student.model), student.tokenizer, student.source,
                              student.max_length)
     assert torch.equal(logits(stacked), logits(expected))  # INT8 of the saved student, not of another one
+
+
+def test_a_saved_route_that_names_no_known_route_is_refused(tmp_path, tiny_bert):
+    fp32 = load_classifier(str(tiny_bert))
+    with pytest.raises(BookError, match="no route.json"):
+        load_route(tmp_path)
+    save_route(VARIANTS["fp32"], fp32, VARIANTS["fp32"].configure(RUN), {}, tmp_path / "fp32")
+    meta = json.loads((tmp_path / "fp32" / ROUTE_FILE).read_text())
+    (tmp_path / "fp32" / ROUTE_FILE).write_text(json.dumps({**meta, "route": "int4_magic"}))
+    with pytest.raises(BookError, match="int4_magic"):
+        load_route(tmp_path / "fp32")
+
+
+def test_every_route_makes_its_config_from_the_run_and_the_config_is_data():
+    import dataclasses
+
+    for name, variant in VARIANTS.items():
+        config = variant.configure(RUN)
+        assert dataclasses.is_dataclass(config) and config.__dataclass_params__.frozen
+        with pytest.raises(TypeError):  # keyword-only: no setting is passed by position
+            type(config)(*[getattr(config, f.name) for f in dataclasses.fields(config)] or [0])
+        assert json.loads(json.dumps(config.as_dict()))["kind"] == type(config).__name__
+    assert VARIANTS["int8_static"].configure(RUN).calibration_sentences == len(CALIBRATION)
+    assert VARIANTS["distilled"].configure(RUN).steps == 2
+    assert VARIANTS["int8_mixed"].configure(RUN).max_flip_rate == 0.005  # the limit is written once, here

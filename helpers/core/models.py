@@ -13,6 +13,7 @@ from .sources import MODEL_DIR_CONTENTS, Source, hub_failure, hub_is_reachable, 
 
 QUANTIZED_META = "quantization.json"  # marks a quantized checkpoint (methods.quantization.save_quantized)
 
+
 @dataclass
 class Classifier:
     """A 2-label sequence classifier with its tokenizer; `max_length` is the longest input it accepts."""
@@ -21,7 +22,7 @@ class Classifier:
     tokenizer: object
     source: str
     max_length: int
-    details: dict | None = None  # how a route built it, for the record (e.g. int8_mixed's choice of k)
+    details: dict | None = None  # what a method reports about how it made the model (a student's losses)
 
     @property
     def label_names(self) -> list[str]:

@@ -60,8 +60,9 @@ def export_onnx(model: nn.Module, tokenizer, path: str | Path, opset: int = 17) 
     return path
 
 
-def quantize_onnx_dynamic(source: str | Path, target: str | Path) -> Path:
-    """ONNX Runtime's dynamic quantization: INT8 weights for MatMul and Gather (the embeddings too)."""
+def quantize_onnx_dynamic(source: str | Path, target: str | Path, weight_type: str = "QInt8") -> Path:
+    """ONNX Runtime's dynamic quantization: 8-bit weights (`QuantType[weight_type]`) for MatMul and Gather
+    (the embeddings too)."""
     import logging
 
     from onnxruntime.quantization import QuantType, quantize_dynamic
@@ -70,7 +71,7 @@ def quantize_onnx_dynamic(source: str | Path, target: str | Path) -> Path:
     level = root.level
     root.setLevel(logging.ERROR)  # its "consider pre-processing" hint concerns shape inference, not accuracy
     try:
-        quantize_dynamic(str(source), str(target), weight_type=QuantType.QInt8)
+        quantize_dynamic(str(source), str(target), weight_type=QuantType[weight_type])
     finally:
         root.setLevel(level)
     return Path(target)

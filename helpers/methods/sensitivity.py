@@ -71,7 +71,7 @@ def mixed_precision_scan(clf: Classifier, ranking: list[dict], sentences: list[s
     return rows
 
 
-def pick_k(scan: list[dict], n_sentences: int, max_flip_rate: float = 0.005) -> int:
+def pick_k(scan: list[dict], n_sentences: int, max_flip_rate: float) -> int:
     """The smallest k whose flips on the dev sentences stay within `max_flip_rate` (else the largest k)."""
     within = [r["k"] for r in scan if r["flipped"] <= max_flip_rate * n_sentences]
     return min(within) if within else max(r["k"] for r in scan)

@@ -107,7 +107,7 @@ def install_static_assets(static: Path, repo: Path = REPO, models: Path | None =
     """Copy the browser assets (installed from the npm registry) into `static` (served as _static/).
 
     MathJax and the widget manager, and for the live page ONNX Runtime Web, tokenizers.js and this
-    build's ONNX models from `models/onnx` (see `helpers.live`). Returns the live page's manifest.
+    build's ONNX models from `models/onnx_fp32` and `models/onnx_int8_dynamic` (see `live`). Returns the live page's manifest.
     """
     from .live import BROWSER_FILES, install_live_files
 
@@ -122,8 +122,7 @@ def install_static_assets(static: Path, repo: Path = REPO, models: Path | None =
     shutil.copytree(modules / "mathjax" / "es5", static / "mathjax", dirs_exist_ok=True)
     shutil.copytree(modules / "@jupyter-widgets" / "html-manager" / "dist", static / "widgets", dirs_exist_ok=True,
                     ignore=shutil.ignore_patterns("*.map", "libembed-amd.js", "embed-amd.js"))
-    onnx_dir = (models or repo / "models") / "onnx"
-    return install_live_files(onnx_dir, modules, assets / "live" / "live.mjs", static / "live")
+    return install_live_files(models or repo / "models", modules, assets / "live" / "live.mjs", static / "live")
 
 
 def render_html(tree: Path, out: Path) -> Path:

@@ -17,7 +17,7 @@ def _parser() -> argparse.ArgumentParser:
     compare.add_argument("--data", help="local SST-2 directory or hub id (default: $BOOK_DATA, else GLUE on the hub)")
     compare.add_argument("--profile", choices=("smoke", "full"), help="how much to measure (default: $BOOK_PROFILE, else full)")
     compare.add_argument("--out", default="results/comparison.json", help="where to write the JSON record")
-    compare.add_argument("--models-dir", default="models", help="where to save models/baseline and models/quantized")
+    compare.add_argument("--models-dir", default="models", help="where to save each route (models/<route>/)")
     compare.add_argument("--threads", type=int, help="intra-op threads for every measurement (default: logical CPUs, at most 8)")
     compare.add_argument("--batch-size", type=int, default=32, help="batch size for accuracy (default 32)")
     compare.add_argument("--padding", choices=("longest", "max_length"), default="longest", help="padding for accuracy batches")

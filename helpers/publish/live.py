@@ -11,7 +11,7 @@ import shutil
 from pathlib import Path
 
 from ..core.models import positive_index
-from ..methods.onnx_runtime import FILES
+from ..methods.onnx_runtime import FILES, ONNX_SUBDIR
 from ..routes.variants import VARIANTS
 
 LIVE_VARIANTS = {"onnx_fp32": "fp32", "onnx_int8_dynamic": "int8_dynamic"}  # route → ONNX file kind
@@ -23,19 +23,20 @@ BROWSER_FILES = {
 }
 
 
-def install_live_files(onnx_dir: Path, node_modules: Path, script: Path, target: Path) -> dict | None:
+def install_live_files(models_dir: Path, node_modules: Path, script: Path, target: Path) -> dict | None:
     """Copy the runtime, the tokenizer, the two models and `manifest.json` into `target`.
 
-    `onnx_dir` is the build's `models/onnx` folder. Without both ONNX models (a machine that skipped
-    the ONNX routes) only the runtime is copied and no manifest is written: the page says so.
-    Returns the manifest, or None.
+    `models_dir` is the build's `models/` folder (each route in its own folder). Without both ONNX models
+    (a machine that skipped the ONNX routes) only the runtime is copied and no manifest is written: the
+    page says so. Returns the manifest, or None.
     """
     target.mkdir(parents=True, exist_ok=True)
     for folder, names in BROWSER_FILES.items():
         for name in names:
             shutil.copy2(node_modules / folder / name, target / name)
     shutil.copy2(script, target / script.name)
-    models = {route: onnx_dir / "onnx" / FILES[kind] for route, kind in LIVE_VARIANTS.items()}
+    models = {route: models_dir / route / ONNX_SUBDIR / FILES[kind] for route, kind in LIVE_VARIANTS.items()}
+    onnx_dir = models_dir / "onnx_fp32"  # the tokenizer and config, as every route saved them
     if not all(path.is_file() for path in models.values()):
         return None
     model_dir = target / "model"

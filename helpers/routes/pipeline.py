@@ -17,13 +17,15 @@ from ..measure.measurement import measure_variant
 from ..measure.profiles import latency_sentences, profile_examples, resolve_profile
 from ..measure.statistics import add_statistics
 from .report import SCHEMA_VERSION, write_json
-from .variants import VARIANTS, BuildInputs, Variant, build_variant, select_variants
+from .configs import RunSettings
+from .variants import VARIANTS, BuildInputs, Variant, build_variant, save_route, select_variants
 
 
 def quantized_copy(clf: Classifier) -> Classifier:
     """The same classifier with its Linear layers dynamically quantized to INT8 (the original is untouched):
     the registry's `int8_dynamic` route."""
-    return VARIANTS["int8_dynamic"].build(clf, BuildInputs())
+    variant = VARIANTS["int8_dynamic"]
+    return variant.build(clf, variant.configure(RunSettings()), BuildInputs())[0]
 
 
 def check_settings(threads: int, batch_size: int, padding: str, order: str = "length") -> None:
@@ -40,41 +42,44 @@ def describe_variant(variant: Variant) -> dict:
             "deploys": variant.deploys, "api": variant.api}
 
 
-def run_variant(variant: Variant, fp32: Classifier, inputs: BuildInputs, models_dir: Path, measure,
-                parent: tuple[Classifier, dict] | None = None) -> tuple[dict, Evaluation | None, Classifier | None]:
-    """Build, save and measure one route; a route this machine cannot run is recorded as skipped.
+def run_variant(variant: Variant, fp32: Classifier, run: RunSettings, inputs: BuildInputs, models_dir: Path,
+                measure, parent: tuple[Classifier, dict] | None = None
+                ) -> tuple[dict, Evaluation | None, Classifier | None]:
+    """Build, save (in `models_dir/<route>/`) and measure one route with the config `run` gives it; a
+    route this machine cannot run is recorded as skipped.
 
     A stacked route starts from `parent`: the model its parent route built, and that route's record.
     Its `setup_seconds` counts the parent's build too (the cost from the FP32 model), its details
-    the parent's (what was pruned or distilled) and its own step's seconds."""
-    entry = describe_variant(variant)
+    (what its build chose) the parent's (what was pruned or distilled) and its own step's seconds."""
+    config = variant.configure(run)
+    entry = {**describe_variant(variant), "config": config.as_dict()}
     reason = variant.unavailable()
     if reason is None and variant.parent and parent is None:
         reason = f"it starts from {variant.parent}, which was not built"
     if reason:
         return {**entry, "skipped": reason}, None, None
     with fixed_threads(inputs.threads):
-        built, seconds = build_variant(variant, fp32, inputs, parent[0] if parent else None)
-    details = built.details or {}
+        built, details, seconds = build_variant(variant, fp32, config, inputs, parent[0] if parent else None)
     if parent:
         details = {**parent[1].get("details", {}), **details, "parent": variant.parent,
                    "own_setup_seconds": round(seconds, 3)}
         seconds += parent[1]["setup_seconds"]
-    weights = variant.save(built, models_dir / variant.artifact)
+    directory = models_dir / variant.name
+    weights = save_route(variant, built, config, details, directory)
     measured, evaluation = measure(built)
-    return {**entry, "setup_seconds": round(seconds, 3), "artifact": str((models_dir / variant.artifact).resolve()),
+    return {**entry, "setup_seconds": round(seconds, 3), "artifact": str(directory.resolve()),
             "checkpoint_bytes": weights.stat().st_size, **({"details": details} if details else {}),
             **measured}, evaluation, built
 
 
-def run_routes(chosen: list[Variant], fp32: Classifier, inputs_for, models_dir: Path, measure,
+def run_routes(chosen: list[Variant], fp32: Classifier, run: RunSettings, inputs_for, models_dir: Path, measure,
                progress: bool = True, desc: str = "variants") -> tuple[dict, Evaluation | None]:
     """`run_variant` for each chosen route in order, handing each stacked route its parent's model
     (built once, kept only while a later route needs it); returns the records and the first evaluation."""
     records, evaluation, kept = {}, None, {}
     for i, variant in enumerate(tqdm(chosen, desc=desc, disable=not progress)):
         parent = (kept[variant.parent], records[variant.parent]) if variant.parent in kept else None
-        records[variant.name], result, built = run_variant(variant, fp32, inputs_for(variant), models_dir,
+        records[variant.name], result, built = run_variant(variant, fp32, run, inputs_for(variant), models_dir,
                                                            measure, parent)
         evaluation = evaluation or result
         later = {v.parent for v in chosen[i + 1:]}
@@ -119,12 +124,12 @@ def run_comparison(
 
     with tempfile.TemporaryDirectory(prefix="book-variants-") as scratch:
         def inputs_for(variant):
-            inputs = BuildInputs(calibration, threads, Path(scratch) / variant.name, train=train,
-                                 recovery_steps=prof.recovery_steps, distill_steps=prof.distill_steps, seed=seed)
+            inputs = BuildInputs(calibration, threads, Path(scratch) / variant.name, train=train)
             inputs.scratch.mkdir(parents=True)
             return inputs
 
-        record_variants, evaluation = run_routes(chosen, fp32, inputs_for, models_dir, measure, progress)
+        record_variants, evaluation = run_routes(chosen, fp32, RunSettings.from_profile(prof, seed), inputs_for,
+                                                 models_dir, measure, progress)
 
     record = {
         "schema_version": SCHEMA_VERSION,

@@ -8,7 +8,7 @@ from pathlib import Path
 from ..core.errors import BookError
 from ..measure.size import MIB
 
-SCHEMA_VERSION = 5  # 3: accuracy_ci95 and vs_fp32 (helpers.statistics); 4: positive_margin; 5: eval.order
+SCHEMA_VERSION = 6  # 3: accuracy_ci95, vs_fp32; 4: positive_margin; 5: eval.order; 6: config, models/<route>/
 BASELINE = "fp32"
 REQUIRED_VARIANT_KEYS = ("accuracy", "predictions", "size_bytes", "latency_ms", "method", "setup_seconds")
 

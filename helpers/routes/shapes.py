@@ -21,6 +21,7 @@ from ..measure.profiles import latency_sentences, profile_examples, resolve_prof
 from ..measure.size import MIB, model_bytes
 from .pipeline import run_routes
 from .report import runs_the_fp32_model, write_json
+from .configs import RunSettings
 from .variants import BuildInputs, select_variants
 
 SHAPE_SOURCE = "distilbert-base-uncased shape (DistilBertConfig defaults), random weights"
@@ -78,16 +79,17 @@ def run_shape_comparison(model: str | None = None, data: str | None = None, prof
                 "latency": latency_on_sentences(clf, timed, threads, prof.warmup,
                                                 SHAPE_LATENCY_BUDGET_S).to_dict()}, None
 
+    # Only batch 1 is timed here, so compiled routes compile for batch 1 only.
+    # Nothing is trained on random weights (recovery and distillation steps stay 0).
+    run = RunSettings(calibration_sentences=len(calibration), train_sentences=len(train) if train else 0,
+                      batch_sizes=(1,), seed=seed)
     with tempfile.TemporaryDirectory(prefix="book-shape-") as scratch:
         def inputs_for(variant):
-            # Only batch 1 is timed here, so compiled routes compile for batch 1 only.
-            # Nothing is trained on random weights (recovery and distillation steps stay 0).
-            inputs = BuildInputs(calibration, threads, Path(scratch) / "build" / variant.name, batch_sizes=(1,),
-                                 train=train, seed=seed)
+            inputs = BuildInputs(calibration, threads, Path(scratch) / "build" / variant.name, train=train)
             inputs.scratch.mkdir(parents=True)
             return inputs
 
-        results, _ = run_routes(chosen, shaped, inputs_for, Path(scratch) / "models", measure, progress,
+        results, _ = run_routes(chosen, shaped, run, inputs_for, Path(scratch) / "models", measure, progress,
                                 "DistilBERT shape")
     for entry in results.values():
         entry.pop("artifact", None)

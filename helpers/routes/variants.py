@@ -1,19 +1,25 @@
 """Every route from the FP32 classifier to a deployable model, as data: one registry entry per route.
 
-A `Variant` names a route, says in one line how it works, builds it from the FP32 classifier (with
-calibration sentences where it needs them) or from the model another route built (its `parent`: a
-pruned or distilled model, then quantized), saves it and loads it back. The pipeline, the report,
-the figures and the chapters iterate over `VARIANTS`; adding a route means adding one entry here.
+A `Variant` names a route, says in one line how it works, makes its config (every setting its build
+uses, `configs`) from the run's settings, builds it from the FP32 classifier (with train sentences
+where it needs them) or from the model another route built (its `parent`: a pruned or distilled
+model, then quantized), saves it and loads it back. Builders return the model and what they chose.
+Every route is saved in one layout: `models/<route>/`, its files and `route.json` (the route, its
+config, what it chose); `load_route` reads any of them back from that file alone. The pipeline, the
+report, the figures and the chapters iterate over `VARIANTS`: adding a route means adding one entry.
 """
 
 from __future__ import annotations
 
+import json
 import platform
 import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
+
+import torch
 
 from ..core.errors import BookError
 from ..core.models import Classifier, load_classifier, save_classifier, uncompiled
@@ -22,36 +28,38 @@ from ..methods.compiling import compile_and_warm, compiler_missing
 from ..methods.onnx_runtime import OrtModel, export_onnx, onnxruntime_missing, quantize_onnx_dynamic, save_onnx
 from ..methods.quantization import load_quantized, quantize_dynamic_int8, quantize_torchao_int8, save_quantized
 from ..methods.static_quantization import ExportedClassifier, load_static, quantize_static_int8, save_static
+from .configs import (AsLoaded, Compiled, Distilled, DynamicInt8, MixedInt8, Onnx, PrunedHeads, RouteConfig,
+                      RunSettings, StaticInt8, TorchaoInt8)
 
 BASELINE = "fp32"
+ROUTE_FILE = "route.json"  # in every saved route's folder: the route, its config and what it chose
 
 
 @dataclass(frozen=True)
 class BuildInputs:
-    """What a builder may use besides the FP32 classifier."""
+    """The data a builder may use besides the FP32 classifier (its settings are in its config)."""
 
     calibration: list[str] = field(default_factory=list)  # sentences from the train split, never validation
     threads: int = 1
     scratch: Path = Path(tempfile.gettempdir())  # where a builder may write intermediate files
-    batch_sizes: tuple[int, ...] = (1, 2)  # compiled routes compile for these before they are timed
     train: SentimentData | None = None  # labelled train sentences, for routes that change the model
-    recovery_steps: int = 0  # fine-tuning batches after pruning (0: none, e.g. on a random-weight shape)
-    distill_steps: int = 0  # training batches of a distilled student (0: the initialised student, untrained)
-    seed: int = 0
+
+
+Built = tuple[Classifier, dict]  # the route's model, and what its build chose (for the record)
 
 
 @dataclass(frozen=True)
 class Variant:
-    """One route: how to build it, save it, load it, and how the book names and draws it."""
+    """One route: its settings, how to build, save and load it, and how the book names and draws it."""
 
     name: str
     label: str
     method: str  # one line: what the route does
     precision: str  # "fp32" or "int8"
-    build: Callable[[Classifier, BuildInputs], Classifier]
+    configure: Callable[[RunSettings], RouteConfig]  # every setting the build uses, for this run
+    build: Callable[[Classifier, RouteConfig, BuildInputs], Built]
     save: Callable[[Classifier, Path], Path]  # returns the weights file
     load: Callable[[Path, int], Classifier]  # (directory, threads); compiled routes load uncompiled
-    artifact: str  # folder under models/
     color: str
     deploys: str  # what you ship
     api: str  # maintained, deprecated…
@@ -71,8 +79,16 @@ def _with_model(clf: Classifier, model) -> Classifier:
     return Classifier(model, clf.tokenizer, clf.source, clf.max_length)
 
 
-def _compiled(clf: Classifier, inputs: BuildInputs) -> Classifier:
-    return _with_model(clf, compile_and_warm(clf.model, clf.tokenizer, clf.max_length, inputs.batch_sizes))
+def _first(sentences: list[str], n: int, what: str) -> list[str]:
+    """The first `n` train sentences a build's config asks for; refuses fewer."""
+    if len(sentences) < n:
+        raise BookError(f"{what} needs {n} train sentences; {len(sentences)} were given.")
+    return sentences[:n]
+
+
+def _first_examples(train: SentimentData, n: int, what: str) -> SentimentData:
+    _first(train.sentences, n, what)
+    return train if len(train) == n else train.subset(list(range(n)))
 
 
 def _not_x86() -> str | None:
@@ -83,54 +99,89 @@ def _not_x86() -> str | None:
 
 # --- builders -------------------------------------------------------------------------------------
 
-def _dynamic(clf, _inputs, embeddings=False):
-    return _with_model(clf, quantize_dynamic_int8(clf.model, embeddings=embeddings))
+def _as_loaded(clf, _config, _inputs):
+    return clf, {}
 
 
-def _mixed(clf, inputs):
+def _compiled(clf, config, _inputs):
+    return _with_model(clf, compile_and_warm(clf.model, clf.tokenizer, clf.max_length, config.batch_sizes)), {}
+
+
+def _dynamic(clf, config, _inputs):
+    return _with_model(clf, quantize_dynamic_int8(clf.model, embeddings=config.embeddings)), {}
+
+
+def _mixed(clf, config, inputs):
     from ..methods.sensitivity import keep_fp32, layer_sensitivity, mixed_precision_scan, p_positive, pick_k
 
     # train sentences (layers are chosen away from validation); `predict` batches them by length, so
     # the FP32 reference and every quantized copy see the same batches
-    dev = inputs.calibration
+    dev = _first(inputs.calibration, config.dev_sentences, "int8_mixed")
     reference = p_positive(clf, dev)
     ranking = layer_sensitivity(clf, dev, reference=reference)
-    n = len(ranking)
-    scan = mixed_precision_scan(clf, ranking, dev, tuple(k for k in (0, 1, 2, 4, 8, 16) if k <= n),
-                                reference=reference)
-    k = pick_k(scan, len(dev))
-    built = keep_fp32(clf, ranking, k)
-    built.details = {"k": k, "dev_sentences": len(dev), "max_flip_rate": 0.005, "fp32_layers": [
-        r["layer"] for r in ranking[:k]], "sensitivity": ranking, "scan": scan}
-    return built
+    ks = tuple(k for k in config.candidate_ks if k <= len(ranking))
+    scan = mixed_precision_scan(clf, ranking, dev, ks, reference=reference)
+    k = pick_k(scan, len(dev), config.max_flip_rate)
+    return keep_fp32(clf, ranking, k), {"k": k, "fp32_layers": [r["layer"] for r in ranking[:k]],
+                                        "sensitivity": ranking, "scan": scan}
 
 
-PRUNED_HEADS_FRACTION = 0.5  # of all attention heads, the least important by Michel et al.'s score
-
-
-def _pruned_heads(clf, inputs):
+def _pruned_heads(clf, config, inputs):
     from ..methods.pruning import head_importance, least_important_heads, without_heads
     from ..methods.training import fine_tune
 
-    importance = head_importance(clf, inputs.train)
-    heads = least_important_heads(importance, PRUNED_HEADS_FRACTION)
+    train = _first_examples(inputs.train, config.train_sentences, "pruned_heads")
+    heads = least_important_heads(head_importance(clf, train), config.fraction)
     pruned = without_heads(clf, heads)
-    if inputs.recovery_steps:
-        losses = fine_tune(pruned, inputs.train, inputs.recovery_steps, seed=inputs.seed)
-    pruned.details = {"fraction": PRUNED_HEADS_FRACTION, "heads_removed": {str(k): v for k, v in heads.items()},
-                      "train_sentences": len(inputs.train), "recovery_steps": inputs.recovery_steps,
-                      **({"losses": [round(x, 5) for x in losses]} if inputs.recovery_steps else {})}
-    return pruned
+    chosen = {"heads_removed": {str(k): v for k, v in heads.items()}}
+    if config.recovery_steps:
+        losses = fine_tune(pruned, train, config.recovery_steps, seed=config.seed)
+        chosen["losses"] = [round(x, 5) for x in losses]
+    return pruned, chosen
 
 
-DISTILL = {"temperature": 2.0, "alpha": 0.5, "lr": 5e-5}  # the distillation chapter's settings
-
-
-def _distilled(clf, inputs):
+def _distilled(clf, config, inputs):
     from ..methods.distillation import distil
 
-    student, _losses = distil(clf, inputs.train, inputs.distill_steps, seed=inputs.seed, **DISTILL)
-    return student
+    train = _first_examples(inputs.train, config.train_sentences, "distilled")
+    student, _losses = distil(clf, train, config.steps, seed=config.seed, temperature=config.temperature,
+                              alpha=config.alpha, lr=config.lr)
+    return student, student.details
+
+
+def _static(clf, config, inputs):
+    calibration = _first(inputs.calibration, config.calibration_sentences, "int8_static")
+    model = quantize_static_int8(clf.model, clf.tokenizer, clf.max_length, calibration, config.observer)
+    graph = compile_and_warm(model.graph, clf.tokenizer, clf.max_length, config.batch_sizes)
+    return _with_model(clf, ExportedClassifier(graph, model.config, model.input_names)), {}
+
+
+def _torchao(clf, config, _inputs):
+    model = quantize_torchao_int8(clf.model)
+    if config.compiled:
+        model = compile_and_warm(model, clf.tokenizer, clf.max_length, config.batch_sizes)
+    return _with_model(clf, model), {}
+
+
+def _onnx(clf, config, inputs):
+    path = export_onnx(clf.model, clf.tokenizer, Path(inputs.scratch) / "model.onnx", config.opset)
+    if config.quantized:
+        path = quantize_onnx_dynamic(path, Path(inputs.scratch) / "model_quantized.onnx", config.weight_type)
+    return _with_model(clf, OrtModel(path, clf.model.config, inputs.threads)), {}
+
+
+# --- savers and loaders ---------------------------------------------------------------------------
+
+def _save_fp32(clf, directory):
+    return save_classifier(clf, directory) / "model.safetensors"
+
+
+def _save_eager_quantized(clf, directory):
+    return save_quantized(_with_model(clf, uncompiled(clf.model)), directory) / "quantized_state_dict.pt"
+
+
+def _load_eager_quantized(directory, _threads):
+    return load_quantized(directory)
 
 
 def _save_distilled(clf, directory):
@@ -149,33 +200,6 @@ def _load_pruned(directory, _threads):
     from ..methods.pruning import load_pruned
 
     return load_pruned(directory)
-
-
-def _static(clf, inputs):
-    model = quantize_static_int8(clf.model, clf.tokenizer, clf.max_length, inputs.calibration)
-    graph = compile_and_warm(model.graph, clf.tokenizer, clf.max_length, inputs.batch_sizes)
-    return _with_model(clf, ExportedClassifier(graph, model.config, model.input_names))
-
-
-def _onnx(clf, inputs, quantized=False):
-    path = export_onnx(clf.model, clf.tokenizer, Path(inputs.scratch) / "model.onnx")
-    if quantized:
-        path = quantize_onnx_dynamic(path, Path(inputs.scratch) / "model_quantized.onnx")
-    return _with_model(clf, OrtModel(path, clf.model.config, inputs.threads))
-
-
-# --- savers and loaders ---------------------------------------------------------------------------
-
-def _save_fp32(clf, directory):
-    return save_classifier(clf, directory) / "model.safetensors"
-
-
-def _save_eager_quantized(clf, directory):
-    return save_quantized(_with_model(clf, uncompiled(clf.model)), directory) / "quantized_state_dict.pt"
-
-
-def _load_eager_quantized(directory, _threads):
-    return load_quantized(directory)
 
 
 def _save_static(clf, directory):
@@ -202,8 +226,6 @@ def _onnx_saver(kind):
 
 def _onnx_loader(kind):
     def load(directory, threads):
-        import json
-
         from transformers import AutoConfig, AutoTokenizer
 
         from ..methods.onnx_runtime import FILES, ONNX_SUBDIR
@@ -224,66 +246,83 @@ def _load_fp32(directory, _threads):
     return load_classifier(str(directory))
 
 
+# --- configs from the run's settings -------------------------------------------------------------
+
+def _compiled_config(run: RunSettings) -> Compiled:
+    return Compiled(batch_sizes=run.batch_sizes)
+
+
+def _static_config(run: RunSettings) -> StaticInt8:
+    return StaticInt8(calibration_sentences=run.calibration_sentences, batch_sizes=run.batch_sizes)
+
+
+def _pruned_config(run: RunSettings) -> PrunedHeads:
+    return PrunedHeads(train_sentences=run.train_sentences, recovery_steps=run.recovery_steps, seed=run.seed)
+
+
+def _distilled_config(run: RunSettings) -> Distilled:
+    return Distilled(steps=run.distill_steps, train_sentences=run.train_sentences, seed=run.seed)
+
+
 _TORCH_AO = "deprecated (torch.ao.quantization; still works)"
 VARIANTS: dict[str, Variant] = {v.name: v for v in (
     Variant("fp32", "FP32 eager", "the fine-tuned model as loaded: FP32 weights, eager PyTorch", "fp32",
-            lambda clf, _: clf, _save_fp32, _load_fp32, "baseline", "#3b6ea5",
+            lambda _run: AsLoaded(), _as_loaded, _save_fp32, _load_fp32, "#3b6ea5",
             "safetensors + transformers", "maintained"),
     Variant("fp32_compiled", "FP32 compiled", "torch.compile (inductor, freezing, dynamic shapes) of the FP32 model",
-            "fp32", _compiled, _save_fp32, _load_fp32, "baseline", "#7aa6d6",
+            "fp32", _compiled_config, _compiled, _save_fp32, _load_fp32, "#7aa6d6",
             "safetensors; compiles at start-up", "maintained", compiled=True, requirements=(compiler_missing,)),
     Variant("onnx_fp32", "FP32 ONNX Runtime", "exported to ONNX (opset 17) and run by ONNX Runtime, FP32",
-            "fp32", lambda clf, inputs: _onnx(clf, inputs), _onnx_saver("fp32"), _onnx_loader("fp32"), "onnx",
+            "fp32", lambda _run: Onnx(), _onnx, _onnx_saver("fp32"), _onnx_loader("fp32"),
             "#1f3f66", ".onnx file + onnxruntime", "maintained", requirements=(onnxruntime_missing,)),
     Variant("int8_dynamic", "INT8 dynamic (torch.ao)",
             "quantize_dynamic: INT8 Linear weights, activations quantized per batch at run time", "int8",
-            _dynamic, _save_eager_quantized, _load_eager_quantized, "quantized", "#d9742b",
+            lambda _run: DynamicInt8(), _dynamic, _save_eager_quantized, _load_eager_quantized, "#d9742b",
             "state_dict + load_quantized", _TORCH_AO),
     Variant("int8_dynamic_embeddings", "INT8 dynamic + 8-bit embeddings",
             "quantize_dynamic on Linear layers, plus 8-bit embedding rows (per-row float scale and offset)",
-            "int8", lambda clf, inputs: _dynamic(clf, inputs, embeddings=True), _save_eager_quantized,
-            _load_eager_quantized, "int8_dynamic_embeddings", "#b5521b", "state_dict + load_quantized", _TORCH_AO),
+            "int8", lambda _run: DynamicInt8(embeddings=True), _dynamic, _save_eager_quantized,
+            _load_eager_quantized, "#b5521b", "state_dict + load_quantized", _TORCH_AO),
     Variant("int8_mixed", "INT8 mixed (sensitive layers FP32)",
             "quantize_dynamic on every Linear except the k most sensitive, ranked and k chosen on train sentences",
-            "int8", _mixed, _save_eager_quantized, _load_eager_quantized, "int8_mixed", "#e8a33d",
-            "state_dict + load_quantized", _TORCH_AO, needs_calibration=True),
+            "int8", lambda run: MixedInt8(dev_sentences=run.calibration_sentences), _mixed, _save_eager_quantized,
+            _load_eager_quantized, "#e8a33d", "state_dict + load_quantized", _TORCH_AO, needs_calibration=True),
     Variant("int8_static", "INT8 static (PT2E, compiled)",
             "PT2E static PTQ: activation ranges calibrated on train sentences, x86 inductor, torch.compile",
-            "int8", _static, _save_static, _load_static, "int8_static", "#8e44ad",
+            "int8", _static_config, _static, _save_static, _load_static, "#8e44ad",
             ".pt2 exported program; compiles at start-up", "maintained (torchao pt2e)",
             needs_calibration=True, compiled=True, requirements=(_not_x86, compiler_missing)),
     Variant("torchao_int8", "INT8 torchao (eager)",
             "torchao quantize_ with Int8DynamicActivationInt8WeightConfig, run eagerly", "int8",
-            lambda clf, _: _with_model(clf, quantize_torchao_int8(clf.model)), _save_eager_quantized,
-            _load_eager_quantized, "torchao_int8", "#7fbf6a", "state_dict + torchao", "maintained (torchao)"),
+            lambda _run: TorchaoInt8(), _torchao, _save_eager_quantized, _load_eager_quantized, "#7fbf6a",
+            "state_dict + torchao", "maintained (torchao)"),
     Variant("torchao_int8_compiled", "INT8 torchao (compiled)",
             "torchao Int8DynamicActivationInt8WeightConfig, then torch.compile fuses quantize and matmul",
-            "int8", lambda clf, inputs: _compiled(_with_model(clf, quantize_torchao_int8(clf.model)), inputs),
-            _save_eager_quantized, _load_eager_quantized, "torchao_int8", "#3d7f32",
+            "int8", lambda run: TorchaoInt8(compiled=True, batch_sizes=run.batch_sizes), _torchao,
+            _save_eager_quantized, _load_eager_quantized, "#3d7f32",
             "state_dict + torchao; compiles at start-up", "maintained (torchao)", compiled=True,
             requirements=(compiler_missing,)),
     Variant("pruned_heads", "Half the heads pruned (FP32)",
             "the least important half of the attention heads removed (gradient score on train sentences), "
-            "then a short recovery fine-tune on train sentences", "fp32", _pruned_heads, _save_pruned,
-            _load_pruned, "pruned_heads", "#4c956c", "safetensors + load_pruned", "maintained",
+            "then a short recovery fine-tune on train sentences", "fp32", _pruned_config, _pruned_heads,
+            _save_pruned, _load_pruned, "#4c956c", "safetensors + load_pruned", "maintained",
             needs_training=True, changes_model=True),
     Variant("pruned_heads_int8_dynamic", "Half the heads pruned + INT8",
-            "pruned_heads, then quantize_dynamic on every Linear", "int8", _dynamic, _save_eager_quantized,
-            _load_eager_quantized, "pruned_heads_int8_dynamic", "#2d6a4f", "state_dict + load_quantized",
+            "pruned_heads, then quantize_dynamic on every Linear", "int8", lambda _run: DynamicInt8(), _dynamic,
+            _save_eager_quantized, _load_eager_quantized, "#2d6a4f", "state_dict + load_quantized",
             _TORCH_AO, needs_training=True, changes_model=True, parent="pruned_heads"),
     Variant("distilled", "Distilled student (FP32)",
             "half the encoder layers (every other one, copied from the teacher), trained on train sentences "
-            "with the teacher's soft targets and the labels", "fp32", _distilled, _save_distilled, _load_fp32,
-            "distilled", "#6c757d", "safetensors + transformers", "maintained", needs_training=True,
-            changes_model=True),
+            "with the teacher's soft targets and the labels", "fp32", _distilled_config, _distilled,
+            _save_distilled, _load_fp32, "#6c757d", "safetensors + transformers", "maintained",
+            needs_training=True, changes_model=True),
     Variant("distilled_int8_dynamic", "Distilled student + INT8", "distilled, then quantize_dynamic on every Linear",
-            "int8", _dynamic, _save_eager_quantized, _load_eager_quantized, "distilled_int8_dynamic", "#343a40",
+            "int8", lambda _run: DynamicInt8(), _dynamic, _save_eager_quantized, _load_eager_quantized, "#343a40",
             "state_dict + load_quantized", _TORCH_AO, needs_training=True, changes_model=True, parent="distilled"),
     Variant("onnx_int8_dynamic", "INT8 dynamic (ONNX Runtime)",
             "ONNX Runtime quantize_dynamic: INT8 MatMul and embedding weights, activations per call", "int8",
-            lambda clf, inputs: _onnx(clf, inputs, quantized=True), _onnx_saver("int8_dynamic"),
-            _onnx_loader("int8_dynamic"), "onnx", "#c0392b", ".onnx file + onnxruntime", "maintained",
-            requirements=(onnxruntime_missing,)),
+            lambda _run: Onnx(quantized=True), _onnx, _onnx_saver("int8_dynamic"), _onnx_loader("int8_dynamic"),
+            "#c0392b", ".onnx file + onnxruntime", "maintained", requirements=(onnxruntime_missing,)),
 )}
 
 
@@ -302,10 +341,11 @@ def select_variants(names: str | list[str] | None = None) -> list[Variant]:
     return [v for v in VARIANTS.values() if v.name in wanted]
 
 
-def build_variant(variant: Variant, fp32: Classifier, inputs: BuildInputs,
-                  parent: Classifier | None = None) -> tuple[Classifier, float]:
-    """Build one route from the FP32 classifier, or from `parent`, the model its parent route built;
-    returns it and the seconds this step took (compiling included, the parent's own build not)."""
+def build_variant(variant: Variant, fp32: Classifier, config: RouteConfig, inputs: BuildInputs,
+                  parent: Classifier | None = None) -> tuple[Classifier, dict, float]:
+    """Build one route from the FP32 classifier, or from `parent`, the model its parent route built, with
+    `config` (see `Variant.configure`); returns it, what its build chose, and the seconds this step took
+    (compiling included, the parent's own build not)."""
     if variant.parent and parent is None:
         raise BookError(f"{variant.name} starts from the model {variant.parent} builds; build that route first.")
     if variant.needs_calibration and not inputs.calibration:
@@ -313,8 +353,31 @@ def build_variant(variant: Variant, fp32: Classifier, inputs: BuildInputs,
     if variant.needs_training and not inputs.train:
         raise BookError(f"{variant.name} needs labelled sentences from the train split.")
     start = time.perf_counter()
-    built = variant.build(parent if variant.parent else fp32, inputs)
-    return built, time.perf_counter() - start
+    built, chosen = variant.build(parent if variant.parent else fp32, config, inputs)
+    return built, chosen, time.perf_counter() - start
+
+
+def save_route(variant: Variant, built: Classifier, config: RouteConfig, chosen: dict, directory: Path) -> Path:
+    """Save a built route in `directory` (its files, then `route.json`: the route, its config, what it
+    chose); returns the weights file."""
+    directory = Path(directory)
+    weights = variant.save(built, directory)
+    meta = {"route": variant.name, "parent": variant.parent, "config": config.as_dict(), "chosen": chosen,
+            "weights": str(weights.relative_to(directory)), "source": built.source, "max_length": built.max_length,
+            "torch": torch.__version__}
+    (directory / ROUTE_FILE).write_text(json.dumps(meta, indent=1))
+    return weights
+
+
+def load_route(directory: str | Path, threads: int = 1) -> tuple[Classifier, dict]:
+    """Load any route `save_route` wrote, by the route its `route.json` names; returns it and that file."""
+    path = Path(directory) / ROUTE_FILE
+    if not path.is_file():
+        raise BookError(f"{directory} holds no saved route: no {ROUTE_FILE} (routes are saved by save_route).")
+    meta = json.loads(path.read_text())
+    if meta.get("route") not in VARIANTS:
+        raise BookError(f"{path} names the route {meta.get('route')!r}; this book has {list(VARIANTS)}.")
+    return VARIANTS[meta["route"]].load(Path(directory), threads), meta
 
 
 def label(name: str) -> str:

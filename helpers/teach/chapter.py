@@ -55,6 +55,13 @@ class Chapter:
         """The labelled **train** sentences that rank what to prune and recover it (as the pruned routes use)."""
         return training_examples(self.data, self.profile, self.seed)
 
+    def route_config(self, name: str):
+        """The settings the build's route `name` uses with this chapter's profile and seed (its config)."""
+        from ..routes.configs import RunSettings
+        from ..routes.variants import VARIANTS
+
+        return VARIANTS[name].configure(RunSettings.from_profile(self.profile, self.seed))
+
     def describe(self) -> str:
         return (
             f"model: {self.model}\ndata: {self.data}\nprofile: {self.profile.name}   seed: {self.seed}   "
