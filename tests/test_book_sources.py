@@ -152,3 +152,29 @@ def test_a_successful_rebuild_replaces_book_results_and_models(tmp_path, tiny_be
     assert (repo / "results/comparison.json").read_text() == "new record"
     assert (repo / "models/baseline/weights").read_text() == "new weights"
     assert not (repo / "_build/next").exists() and not list(repo.glob("**/*.previous"))
+
+
+def test_chapters_say_in_a_sentence_when_this_machine_skipped_their_route(tmp_path, tiny_distilbert, shared_data):
+    """A machine without a C++ compiler skips the compiled routes: chapters 6 and 8, whose subject
+    they are, still run and say so on the page instead of stopping."""
+    from helpers import VARIANTS, run_comparison, write_json
+    from helpers.publish.book_build import execute_chapter
+    from helpers.routes.configs import RunSettings
+    from helpers.routes.pipeline import describe_variant
+
+    results = tmp_path / "results"
+    record = run_comparison(model=str(tiny_distilbert), data=str(shared_data), profile="smoke",
+                            out=results / "comparison.json", models_dir=tmp_path / "models", progress=False,
+                            variants=[n for n, v in VARIANTS.items() if not v.compiled])
+    reason = "torch.compile's inductor backend needs a C++ compiler (g++ or clang++), and none is installed"
+    for name, variant in VARIANTS.items():
+        if variant.compiled:  # recorded as a machine without a compiler records them
+            config = variant.configure(RunSettings()).as_dict()
+            record["variants"][name] = {**describe_variant(variant), "config": config, "skipped": reason}
+    write_json(record, results / "comparison.json")
+    parameters = {"model": str(tiny_distilbert), "data": str(shared_data), "profile": "smoke", "seed": 0,
+                  "output_dir": str(results)}
+    for chapter in ("06_static_quantization", "08_modern_routes"):
+        target = tmp_path / f"{chapter}.ipynb"
+        execute_chapter(REPO / "chapters" / f"{chapter}.ipynb", target, parameters, cell_timeout_s=600)
+        assert "This machine skipped" in target.read_text() and reason in target.read_text()

@@ -31,6 +31,10 @@ def test_setup_resolves_parameters_from_the_environment(monkeypatch, tmp_path, t
     assert chapter.output_dir.is_dir() and chapter.models_dir == tmp_path / "models"
     assert len(chapter.examples()) == 30  # smoke asks for 48: the whole 30-row split
     assert set(chapter.latency_sentences()) <= set(chapter.examples().sentences)
+    shown = chapter.describe()  # the page's first lines: names, the machine and the commit, no paths
+    assert f"model: {tiny_bert.name}" in shown and f"data: {tiny_data.name}" in shown and "commit " in shown
+    assert str(tmp_path) not in shown and str(tiny_bert.parent) not in shown
+    assert chapter.shown(tmp_path / "models" / "quantized") == "models/quantized"
     with pytest.raises(BookError, match="Unknown profile"):
         setup_chapter(profile="medium", output_dir=tmp_path)
 

@@ -100,6 +100,20 @@ def test_environment_records_hardware_and_versions():
     assert set(env["cpu_flags"]) <= set(RELEVANT_FLAGS) and env["cpu"]
 
 
+def test_environment_names_the_commit_of_the_books_sources(tmp_path):
+    import subprocess
+
+    from conftest import REPO
+    from helpers.measure.environment import source_commit
+
+    head = subprocess.run(["git", "-C", str(REPO), "rev-parse", "HEAD"], capture_output=True, text=True)
+    if head.returncode != 0:
+        pytest.skip("the tests do not run from a git checkout")
+    commit = describe_environment(threads=1)["commit"]
+    assert head.stdout.startswith(commit.removesuffix("-dirty")) and len(commit.removesuffix("-dirty")) == 12
+    assert source_commit(tmp_path) is None  # not a checkout: unknown, never a wrong commit
+
+
 def test_interleaved_speedup_pairs_every_sentence_and_brackets_its_median(tiny):
     from helpers.measure.latency import interleaved_speedup
 

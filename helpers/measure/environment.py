@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.metadata
 import os
 import platform
+import subprocess
 from pathlib import Path
 
 import torch
@@ -33,6 +34,25 @@ def cpu_model_and_flags() -> tuple[str, list[str]]:
     return model, [f for f in RELEVANT_FLAGS if f in flags]
 
 
+SOURCES = Path(__file__).resolve().parents[2]  # the book's repository, when helpers runs from a checkout
+
+
+def source_commit(repo: Path = SOURCES) -> str | None:
+    """The commit the book's sources are at (12 hex digits, `-dirty` if tracked files were changed since),
+    or None outside a git checkout (an installed package)."""
+    def git(*args):
+        return subprocess.run(["git", "-C", str(repo), *args], capture_output=True, text=True, timeout=30)
+
+    try:
+        head = git("rev-parse", "--short=12", "HEAD")
+        if head.returncode != 0:
+            return None
+        dirty = git("status", "--porcelain", "--untracked-files=no").stdout.strip()
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return head.stdout.strip() + ("-dirty" if dirty else "")
+
+
 def describe_environment(threads: int | None = None) -> dict:
     """CPU, ISA flags, threads, quantized engine and library versions, as a JSON-ready dict."""
     import transformers
@@ -49,6 +69,7 @@ def describe_environment(threads: int | None = None) -> dict:
         "torch": torch.__version__,
         "transformers": transformers.__version__,
         "platform": platform.platform(),
+        "commit": source_commit(),
     }
     for package in ("torchao", "onnxruntime", "onnx"):  # versions without importing (torchao's import is chatty)
         try:

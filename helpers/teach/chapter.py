@@ -62,11 +62,31 @@ class Chapter:
 
         return VARIANTS[name].configure(RunSettings.from_profile(self.profile, self.seed))
 
+    def shown(self, path: str | Path) -> str:
+        """A path as a page shows it: relative to the folder that holds `results/` and `models/` (never
+        a path of the machine that built the book)."""
+        return str(Path(path).resolve().relative_to(self.output_dir.parent))
+
     def describe(self) -> str:
-        return (
-            f"model: {self.model}\ndata: {self.data}\nprofile: {self.profile.name}   seed: {self.seed}   "
-            f"threads: {self.threads}\nresults: {self.output_dir}"
-        )
+        """What this chapter runs on, for the top of its page: the model and data by name, the profile,
+        and the machine, library versions, commit and time of this run (no paths of the machine)."""
+        from datetime import datetime, timezone
+
+        from ..measure.environment import describe_environment
+
+        env = describe_environment(self.threads)
+        flags = ", ".join(env["cpu_flags"]) or "no AVX2"
+        return (f"model: {display_name(self.model)}   data: {display_name(self.data)}   "
+                f"profile: {self.profile.name}   seed: {self.seed}   threads: {self.threads}\n"
+                f"run on {env['cpu']} ({flags}), torch {env['torch']}, "
+                f"commit {env['commit'] or 'unknown (not a git checkout)'}, "
+                f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC")
+
+
+def display_name(source: str) -> str:
+    """A model or data source as a page names it: a hub id as it is, a local folder by its own name."""
+    path = Path(source)
+    return path.name if path.is_absolute() or path.exists() else source
 
 
 def setup_chapter(model=None, data=None, profile=None, seed: int = 0, output_dir="../results",
