@@ -11,7 +11,8 @@ from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 import numpy as np
 import pytest
 
-from test_book_html import CHROMIUM, HTML, SHOTS, THEME_NOISE, _require_book, browser  # noqa: F401  (the fixture)
+from test_book_html import (CHROMIUM, HTML, MACHINE_PATHS, SHOTS, THEME_NOISE, _require_book,  # noqa: F401
+                            browser)  # (the fixture)
 
 pytestmark = pytest.mark.browser
 LIVE = HTML / "_static" / "live"
@@ -87,6 +88,7 @@ def test_both_models_classify_in_the_browser_and_agree_with_python(browser, serv
     page.wait_for_selector("#live-run:not([disabled])", timeout=60_000)
     sizes = page.locator(".live-size").all_inner_texts()
     assert all("MiB" in text for text in sizes) and len(sizes) == 2
+    assert not [p for p in MACHINE_PATHS if p in page.inner_text("main")], "the page shows a machine's path"
 
     measured = {}
     for i, sentence in enumerate(SENTENCES):

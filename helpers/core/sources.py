@@ -93,3 +93,10 @@ def hub_failure(kind: str, source: Source, cause: BaseException | str) -> BookEr
         f"(or pass --{kind} / the `{kind}` parameter). The directory must hold {contents}. "
         f"Example: export {env}={shared}"
     )
+
+
+def display_name(source: str | Path) -> str:
+    """A model or data source as a page names it: a hub id as it is, a local folder by its own name
+    (never a path of the machine that built the page)."""
+    path = Path(str(source))
+    return path.name if path.is_absolute() or path.exists() else str(source)

@@ -11,6 +11,7 @@ import shutil
 from pathlib import Path
 
 from ..core.models import positive_index
+from ..core.sources import display_name
 from ..methods.onnx_runtime import FILES, ONNX_SUBDIR
 from ..routes.variants import VARIANTS
 
@@ -51,7 +52,7 @@ def install_live_files(models_dir: Path, node_modules: Path, script: Path, targe
         variants.append({"name": route, "label": VARIANTS[route].label, "file": f"model/onnx/{path.name}",
                          "bytes": path.stat().st_size})
     manifest = {
-        "model": meta.get("source", "this build's model"),
+        "model": display_name(meta["source"]) if meta.get("source") else "this build's model",
         "max_length": int(meta["max_length"]),
         "label_names": [config["id2label"][str(i)] for i in range(len(config["id2label"]))],
         "positive_index": positive_index(config["id2label"]),

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 from ..core.errors import BookError
+from ..core.sources import display_name
 from ..measure.size import MIB
 
 SCHEMA_VERSION = 6  # 3: accuracy_ci95, vs_fp32; 4: positive_margin; 5: eval.order; 6: config, models/<route>/
@@ -138,7 +139,8 @@ def comparison_table(record: dict) -> str:
     lines += [
         "",
         f"speedup: FP32 eager median / variant median; vs {fastest}: the fastest FP32 route of this run",
-        f"model: {record['model']}   data: {record['data']}   profile: {record['profile']}",
+        f"model: {display_name(record['model'])}   data: {display_name(record['data'])}   "
+        f"profile: {record['profile']}",
         f"eval: {record['n_examples']} sentences, batch {ev['batch_size']}, padding {ev['padding']}, "
         f"grouped {'by length' if ev['order'] == 'length' else 'in data order'}, "
         f"max_length {ev['max_length']}, {ev['n_truncated']} sentences truncated",

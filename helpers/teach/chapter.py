@@ -9,7 +9,7 @@ import torch
 
 from ..core.errors import BookError
 from ..core.quiet import quiet_third_party_output
-from ..core.sources import resolve_data, resolve_model
+from ..core.sources import display_name, resolve_data, resolve_model
 from ..data.sst2 import SentimentData, calibration_sentences, load_sst2, training_examples
 from ..measure.environment import default_threads
 from ..measure.latency import check_threads
@@ -81,12 +81,6 @@ class Chapter:
                 f"run on {env['cpu']} ({flags}), torch {env['torch']}, "
                 f"commit {env['commit'] or 'unknown (not a git checkout)'}, "
                 f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC")
-
-
-def display_name(source: str) -> str:
-    """A model or data source as a page names it: a hub id as it is, a local folder by its own name."""
-    path = Path(source)
-    return path.name if path.is_absolute() or path.exists() else source
 
 
 def setup_chapter(model=None, data=None, profile=None, seed: int = 0, output_dir="../results",
