@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 BOOK_PROFILE ?= full
 export BOOK_PROFILE
 
-.PHONY: install lab lab-install book compare test clean
+.PHONY: install lab lab-install book compare test clean clean-store
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt pyproject.toml
 	python3 -m venv $(VENV)
@@ -32,9 +32,10 @@ lab: lab-install
 compare: install
 	$(PY) -m helpers compare --profile $(BOOK_PROFILE)
 
-## book: execute every chapter with papermill (BOOK_PROFILE, default full), render _build/html
+## book: measure every route, execute every chapter with papermill (BOOK_PROFILE, default full), render
+## _build/html; what the store (store/, or BOOK_STORE) holds for unchanged inputs is reused; FRESH=1 redoes all
 book: install
-	$(PY) -m helpers build-book --profile $(BOOK_PROFILE)
+	$(PY) -m helpers build-book --profile $(BOOK_PROFILE) $(if $(FRESH),--fresh)
 
 ## test: unit and CLI tests, a smoke build of the book and the book in headless Chromium, twice: with
 ## $BOOK_MODEL (the shared MiniLM, a BERT) and with a small DistilBERT classifier made here (the reference
@@ -53,5 +54,9 @@ test: install
 	$(MAKE) lab-install
 	BOOK_PROFILE=smoke HF_HUB_OFFLINE=1 BOOK_REQUIRE_LAB=1 $(PY) -m pytest -q -m reader
 
+## clean: the built book, results and models (the store stays: clean-store removes it too)
 clean:
 	rm -rf _build results models
+
+clean-store: clean
+	rm -rf store

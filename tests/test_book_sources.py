@@ -103,6 +103,9 @@ def _book_repo(root, chapters: dict[str, str]):
         nb = nbformat.v4.new_notebook(cells=[
             nbformat.v4.new_code_cell("model = data = profile = None\nseed = 0\noutput_dir = '../results'",
                                       metadata={"tags": ["parameters"]}),
+            nbformat.v4.new_code_cell("from helpers import setup_chapter\n"
+                                      "chapter = setup_chapter(model, data, profile, seed, output_dir)\n"
+                                      "print(chapter.describe())"),
             nbformat.v4.new_code_cell(code),
         ])
         nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
@@ -123,20 +126,29 @@ out.mkdir(parents=True, exist_ok=True)
 """
 
 
-def test_a_failed_rebuild_leaves_the_previous_book_results_and_models(tmp_path, tiny_bert, shared_data):
+@pytest.fixture(scope="module")
+def book_store(tmp_path_factory):
+    """One store for the book builds of this module: the tiny model's routes are measured once."""
+    return tmp_path_factory.mktemp("store")
+
+
+def test_a_failed_rebuild_leaves_the_previous_book_results_and_models(tmp_path, tiny_bert, shared_data,
+                                                                      book_store):
     from helpers import BookError
     from helpers.publish.book_build import build_book
 
     repo = _book_repo(tmp_path / "repo", {"measures": WRITES, "broken": "raise ValueError('broken')"})
     with pytest.raises(BookError, match=r"(?s)broken.ipynb failed.*untouched.*partial output is in .*_build/next"):
-        build_book(model=str(tiny_bert), data=str(shared_data), profile="smoke", repo=repo, log=lambda *_: None)
+        build_book(model=str(tiny_bert), data=str(shared_data), profile="smoke", repo=repo, log=lambda *_: None,
+                   store=book_store, variants="int8_dynamic")
     assert (repo / "_build/html/index.html").read_text() == "old book"
     assert (repo / "results/comparison.json").read_text() == "old record"
     assert (repo / "models/baseline/weights").read_text() == "old weights"
     assert (repo / "_build/next/results/comparison.json").read_text() == "new record"  # kept for a look
 
 
-def test_a_successful_rebuild_replaces_book_results_and_models(tmp_path, tiny_bert, shared_data, monkeypatch):
+def test_a_successful_rebuild_replaces_book_results_and_models(tmp_path, tiny_bert, shared_data, monkeypatch,
+                                                               book_store):
     from helpers.publish import book_build
 
     def render(tree, out):  # Jupyter Book itself is exercised by `make test`'s smoke build
@@ -145,33 +157,33 @@ def test_a_successful_rebuild_replaces_book_results_and_models(tmp_path, tiny_be
 
     monkeypatch.setattr(book_build, "render_html", render)
     monkeypatch.setattr(book_build, "install_static_assets", lambda static, repo, models: None)
-    repo = _book_repo(tmp_path / "repo", {"measures": WRITES})
+    # not the chapter of the failed build above, which the shared store would serve
+    repo = _book_repo(tmp_path / "repo", {"measures": WRITES.replace("new record", "newer record")})
     html = book_build.build_book(model=str(tiny_bert), data=str(shared_data), profile="smoke", repo=repo,
-                                 log=lambda *_: None)
+                                 log=lambda *_: None, store=book_store,
+                                 variants="int8_dynamic")
     assert html == repo / "_build" / "html" and (html / "index.html").read_text() == "new book"
-    assert (repo / "results/comparison.json").read_text() == "new record"
+    assert (repo / "results/comparison.json").read_text() == "newer record"
     assert (repo / "models/baseline/weights").read_text() == "new weights"
     assert not (repo / "_build/next").exists() and not list(repo.glob("**/*.previous"))
 
 
-def test_chapters_say_in_a_sentence_when_this_machine_skipped_their_route(tmp_path, tiny_distilbert, shared_data):
+def test_chapters_say_in_a_sentence_when_this_machine_skipped_their_route(tmp_path, tiny_distilbert, shared_data,
+                                                                          monkeypatch):
     """A machine without a C++ compiler skips the compiled routes: chapters 6 and 8, whose subject
     they are, still run and say so on the page instead of stopping."""
-    from helpers import VARIANTS, run_comparison, write_json
+    from helpers import VARIANTS, run_comparison
     from helpers.publish.book_build import execute_chapter
-    from helpers.routes.configs import RunSettings
-    from helpers.routes.pipeline import describe_variant
 
     results = tmp_path / "results"
-    record = run_comparison(model=str(tiny_distilbert), data=str(shared_data), profile="smoke",
-                            out=results / "comparison.json", models_dir=tmp_path / "models", progress=False,
-                            variants=[n for n, v in VARIANTS.items() if not v.compiled])
+    # measured ahead into the chapters' store (tmp_path/store), as a machine without a compiler measures
+    run_comparison(model=str(tiny_distilbert), data=str(shared_data), profile="smoke",
+                   out=results / "comparison.json", models_dir=tmp_path / "models", progress=False,
+                   variants=[n for n, v in VARIANTS.items() if not v.compiled])
     reason = "torch.compile's inductor backend needs a C++ compiler (g++ or clang++), and none is installed"
-    for name, variant in VARIANTS.items():
-        if variant.compiled:  # recorded as a machine without a compiler records them
-            config = variant.configure(RunSettings()).as_dict()
-            record["variants"][name] = {**describe_variant(variant), "config": config, "skipped": reason}
-    write_json(record, results / "comparison.json")
+    bare = tmp_path / "bin"  # a PATH without g++, c++ or clang++: the kernel is this Python, by its path
+    bare.mkdir()
+    monkeypatch.setenv("PATH", str(bare))
     parameters = {"model": str(tiny_distilbert), "data": str(shared_data), "profile": "smoke", "seed": 0,
                   "output_dir": str(results)}
     for chapter in ("06_static_quantization", "08_modern_routes"):

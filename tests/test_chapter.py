@@ -4,22 +4,8 @@ import json
 
 import pytest
 
-from conftest import write_parquet
 from helpers import BookError, comparison_for, load_classifier, quantized_copy, setup_chapter
 from helpers.teach.widgets import compare_on_sentence, quantization_playground, sentence_playground
-
-
-@pytest.fixture(scope="module")
-def tiny_data(tmp_path_factory, shared_data):
-    """30-row copies of real SST-2 train and validation sentences, written in the Hugging Face schema."""
-    from helpers import load_sst2
-
-    directory = tmp_path_factory.mktemp("sst2-small")
-    for name in ("train", "validation"):
-        split = load_sst2(str(shared_data), name)
-        rows = {"sentence": split.sentences[:30], "label": split.labels[:30], "idx": list(range(30))}
-        write_parquet(directory, name, rows)
-    return directory
 
 
 def test_setup_resolves_parameters_from_the_environment(monkeypatch, tmp_path, tiny_bert, tiny_data):
@@ -39,22 +25,22 @@ def test_setup_resolves_parameters_from_the_environment(monkeypatch, tmp_path, t
         setup_chapter(profile="medium", output_dir=tmp_path)
 
 
-def test_comparison_is_reused_only_when_it_matches_the_chapter(tmp_path, tiny_bert, tiny_data):
+def test_comparison_for_writes_the_whole_record_and_notes_what_it_read(monkeypatch, tmp_path, tiny_bert,
+                                                                       tiny_data):
     chapter = setup_chapter(str(tiny_bert), str(tiny_data), "smoke", 0, tmp_path / "results", threads=1)
-    first = comparison_for(chapter, progress=False, variants="int8_dynamic")
-    assert chapter.comparison_path.is_file() and first["n_examples"] == 30
-    assert list(first["variants"]) == ["fp32", "int8_dynamic"]
-    marked = {**first, "created": "reused"}
-    chapter.comparison_path.write_text(json.dumps(marked))
-    assert comparison_for(chapter, progress=False, variants="int8_dynamic")["created"] == "reused"
-    more = comparison_for(chapter, progress=False, variants="int8_dynamic,int8_dynamic_embeddings")
-    assert more["created"] != "reused" and "int8_dynamic_embeddings" in more["variants"]  # a missing route
-    other_seed = setup_chapter(str(tiny_bert), str(tiny_data), "smoke", 1, tmp_path / "results", threads=1)
-    assert comparison_for(other_seed, progress=False, variants="int8_dynamic")["created"] != "reused"
-    old = {**first, "created": "reused", "schema_version": 2}  # an older book's record: measured again
-    chapter.comparison_path.write_text(json.dumps(old))
+    reads = tmp_path / "reads.jsonl"
+    monkeypatch.setenv("BOOK_READS", str(reads))
+    some = comparison_for(chapter, progress=False, variants="int8_dynamic")
+    assert list(some["variants"]) == ["fp32", "int8_dynamic"] and some["n_examples"] == 30
+    assert not chapter.comparison_path.exists()  # a chapter's subset never replaces the whole record
+    assert (tmp_path / "store" / "models" / "int8_dynamic").is_dir()  # the store beside results/
+    noted = [json.loads(line) for line in reads.read_text().splitlines()]
+    assert noted == [{"kind": "comparison", "keys": {n: v["provenance"]["key"] for n, v in some["variants"].items()}}]
     again = comparison_for(chapter, progress=False, variants="int8_dynamic")
-    assert again["created"] != "reused" and "vs_fp32" in again["variants"]["int8_dynamic"]
+    assert {v["provenance"]["this_run"] for v in again["variants"].values()} == {"reused from the store"}
+    other_seed = setup_chapter(str(tiny_bert), str(tiny_data), "smoke", 1, tmp_path / "results", threads=1)
+    fresh = comparison_for(other_seed, progress=False, variants="int8_dynamic")
+    assert {v["provenance"]["this_run"] for v in fresh["variants"].values()} == {"measured"}
 
 
 def test_compare_on_sentence_reports_both_models(tiny_bert):

@@ -10,7 +10,9 @@ from helpers import (BookError, BuildInputs, SentimentData, VARIANTS, build_vari
                      parameter_breakdown, select_variants)
 from helpers.core.models import uncompiled
 from helpers.routes.configs import RunSettings
-from helpers.routes.pipeline import run_variant
+from helpers.routes.keys import BuildData
+from helpers.routes.pipeline import Measurer, run_routes
+from helpers.routes.store import Store
 from helpers.routes.variants import ROUTE_FILE, load_route, save_route
 from helpers.measure.size import model_bytes
 from helpers.routes.variants import Variant
@@ -202,12 +204,14 @@ def test_a_route_this_machine_cannot_run_is_recorded_as_skipped(tmp_path, tiny_b
                      lambda _run: DynamicInt8(), lambda clf, config, _: (clf, {}), lambda clf, d: d,
                      lambda d, t: None, "#000000", "-", "-",
                      requirements=(lambda: None, lambda: "no imaginary accelerator here"))
-    entry, evaluation, built = run_variant(absent, load_classifier(str(tiny_bert)), RUN, BuildInputs(), tmp_path,
-                                           None)
-    assert built is None
+    records, evaluation = run_routes([absent], load_classifier(str(tiny_bert)), RUN, lambda v: BuildInputs(),
+                                     tmp_path, Measurer(lambda clf: ({}, None), {}), Store(tmp_path / "store"),
+                                     BuildData("m"), progress=False)
+    entry = records["int8_imaginary"]
     assert entry["skipped"] == "no imaginary accelerator here" and evaluation is None
     assert entry["config"] == {"kind": "DynamicInt8", "embeddings": False}  # what it would have been built with
     assert entry["method"] == "needs hardware this machine lacks" and not (tmp_path / "int8_imaginary").exists()
+    assert not (tmp_path / "store").exists()  # nothing stored
 
 
 def test_calibration_scan_measures_every_size_and_observer(tiny_bert):
@@ -239,7 +243,6 @@ def test_the_profiler_table_accounts_for_the_forward_pass(tiny_bert):
 def test_a_stacked_route_starts_from_its_parents_model_built_once(tmp_path, tiny_bert, monkeypatch):
     from dataclasses import replace
 
-    from helpers.routes.pipeline import run_routes
     from helpers.methods.quantization import quantize_dynamic_int8
 
     fp32 = load_classifier(str(tiny_bert))
@@ -254,7 +257,8 @@ def test_a_stacked_route_starts_from_its_parents_model_built_once(tmp_path, tiny
     def inputs_for(variant):
         return BuildInputs(CALIBRATION, 1, tmp_path, train=TRAIN)
 
-    records, _ = run_routes(select_variants("distilled_int8_dynamic"), fp32, RUN, inputs_for, tmp_path, measure,
+    records, _ = run_routes(select_variants("distilled_int8_dynamic"), fp32, RUN, inputs_for, tmp_path,
+                            Measurer(measure, {}), Store(tmp_path / "store"), BuildData("m", train="t"),
                             progress=False)
     assert calls == [1]  # the student is trained once, for both routes
     parent, child = records["distilled"], records["distilled_int8_dynamic"]

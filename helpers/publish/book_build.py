@@ -13,6 +13,8 @@ import nbformat
 import yaml
 
 from ..core.errors import BookError
+from ..routes.store import made_here
+from .chapter_cache import ChapterCache, chapter_key, mark_provenance, read_log, with_current_prose
 
 REPO = Path(__file__).resolve().parents[2]  # helpers/publish/book_build.py → the repository
 ASSETS = Path("book") / "assets"
@@ -80,20 +82,57 @@ def execute_chapter(source: Path, target: Path, parameters: dict, cell_timeout_s
                 raise BookError(f"{source.name}: a cell ran over {cell_timeout_s} s in {attempts} attempts.") from None
 
 
-def execute_chapters(tree: Path, parameters: dict, repo: Path = REPO, log=print, cell_timeout_s: int = 1800) -> dict[str, float]:
-    """Execute every chapter of the table of contents into `tree`, hiding papermill's injected cell."""
-    seconds = {}
+def execute_chapters(tree: Path, parameters: dict, repo: Path = REPO, log=print, cell_timeout_s: int = 1800,
+                     cache: ChapterCache | None = None, context: dict | None = None,
+                     current: dict | None = None) -> dict[str, dict]:
+    """Execute every chapter of the table of contents into `tree`, hiding papermill's injected cell.
+
+    With a `cache`, a chapter whose key (`chapter_key` with `context`) is stored and whose reads are
+    all `current` is reused with its current prose instead. Each page's provenance line says which.
+    Returns, per chapter, whether it ran and the seconds it took this build."""
+    done = {}
     os.environ["TQDM_DISABLE"] = "1"  # no progress-bar widgets in the published pages
+    build = made_here()
     for source in chapter_notebooks(repo):
         target = tree / source.relative_to(repo)
         target.parent.mkdir(parents=True, exist_ok=True)
         start = time.perf_counter()
-        log(f"executing {source.relative_to(repo)} …")
-        execute_chapter(source, target, parameters, cell_timeout_s)
+        key = chapter_key(source, parameters_for_key(parameters), context or {})
+        hit = cache.find(source.stem, key, current or {}) if cache else None
+        if hit:
+            executed, entry = hit
+            nb = with_current_prose(nbformat.read(executed, as_version=4), nbformat.read(source, as_version=4))
+            made = entry["made"]
+            line = (f"this build ({build['date'][:16].replace('T', ' ')} UTC) reused this page as executed "
+                    f"{made['date'][:16].replace('T', ' ')} UTC at commit {made['commit'] or 'unknown'}: "
+                    "nothing it depends on has changed since")
+            log(f"reusing {source.relative_to(repo)} (executed {made['date']})")
+        else:
+            log(f"executing {source.relative_to(repo)} …")
+            reads = tree / f".{source.stem}.reads.jsonl"
+            reads.unlink(missing_ok=True)
+            os.environ["BOOK_READS"] = str(reads)
+            try:
+                execute_chapter(source, target, parameters, cell_timeout_s)
+            finally:
+                os.environ.pop("BOOK_READS", None)
+            if cache:
+                cache.put(source.stem, key, target, read_log(reads), time.perf_counter() - start)
+            reads.unlink(missing_ok=True)
+            nb = nbformat.read(target, as_version=4)
+            line = "this build executed this page"
+        if not mark_provenance(nb, line):
+            raise BookError(f"{source.name} prints no provenance: it must call print(chapter.describe()).")
+        nbformat.write(nb, target)
         hide_injected_parameters(target)
-        seconds[source.stem] = time.perf_counter() - start
-        log(f"  done in {seconds[source.stem]:.1f} s")
-    return seconds
+        done[source.stem] = {"ran": not hit, "seconds": time.perf_counter() - start}
+        log(f"  {'done' if not hit else 'reused'} in {done[source.stem]['seconds']:.1f} s")
+    return done
+
+
+def parameters_for_key(parameters: dict) -> dict:
+    """The parameters that decide a chapter's numbers (not where this build writes them)."""
+    return {k: v for k, v in parameters.items() if k != "output_dir"}
 
 
 def stage_sources(tree: Path, repo: Path = REPO) -> None:
@@ -160,18 +199,42 @@ def publish(staging: Path, site: Path = REPO) -> Path:
     return html
 
 
-def build_book(model=None, data=None, profile=None, seed: int = 0, repo: Path = REPO, log=print,
-               site: Path | None = None) -> Path:
-    """Execute all chapters with fresh measurements, then render the HTML book; returns its folder.
+def build_context(model, data: str, profile, threads: int) -> dict:
+    """What every chapter's key holds besides its code: the model's weights, the sentences, the profile,
+    the machine, the threads and the library versions."""
+    import dataclasses
 
-    Everything is built in `<site>/_build/next` (chapters, results, models, HTML); the previous book,
-    results and models under `site` (default: the repository) are replaced only when the whole build
-    has succeeded. A failed build leaves them as they were and says where its partial output is.
+    from ..core.fingerprints import library_versions, model_digest, sentences_digest
+    from ..data.sst2 import load_sst2
+    from ..routes.keys import machine
+
+    splits = {name: load_sst2(data, name) for name in ("validation", "train")}
+    return {"model": model_digest(model.model, model.tokenizer),
+            "data": {name: sentences_digest(s.sentences, s.labels) for name, s in splits.items()},
+            "profile": dataclasses.asdict(profile), "machine": machine(), "threads": threads,
+            "libraries": library_versions()}
+
+
+def build_book(model=None, data=None, profile=None, seed: int = 0, repo: Path = REPO, log=print,
+               site: Path | None = None, fresh: bool = False, store: Path | None = None,
+               variants: str | list[str] | None = None) -> Path:
+    """Measure every route, execute the chapters, then render the HTML book; returns its folder.
+
+    Routes, measurements and executed chapters come from the store (`store`, default `$BOOK_STORE`,
+    else `store/` in the repository) while nothing they depend on has changed; `fresh` recomputes
+    everything once. Everything is built in `<site>/_build/next` (chapters, results, models, HTML); the
+    previous book, results and models under `site` (default: the repository) are replaced only when
+    the whole build has succeeded. A failed build leaves them as they were and says where its partial
+    output is. `variants` limits the routes measured ahead (default: all; a test's small book).
     """
     from ..core.models import load_classifier
     from ..core.sources import resolve_data, resolve_model
     from ..data.sst2 import load_sst2
+    from ..measure.environment import default_threads
     from ..measure.profiles import resolve_profile
+    from ..routes.pipeline import run_comparison
+    from ..routes.shapes import run_shape_comparison
+    from ..routes.store import default_store_dir
 
     # Resolve here (argument → environment → default) so relative paths do not depend on the chapters' cwd,
     # and load both once so that an unreachable hub or a bad directory stops the build before any chapter runs.
@@ -181,7 +244,12 @@ def build_book(model=None, data=None, profile=None, seed: int = 0, repo: Path = 
     parameters = {"model": str(resolve_model(model)), "data": str(resolve_data(data)),
                   "profile": chosen.name, "seed": seed, "output_dir": str(staging / "results")}
     load_sst2(parameters["data"])
-    load_classifier(parameters["model"])
+    fp32 = load_classifier(parameters["model"])
+    store = Path(store).resolve() if store else default_store_dir(repo / "store")
+    saved = {name: os.environ.get(name) for name in ("BOOK_STORE", "BOOK_FRESH", "BOOK_FRESH_SINCE")}
+    os.environ["BOOK_STORE"] = str(store)  # the chapters' kernels use the same store
+    if fresh:
+        os.environ["BOOK_FRESH"], os.environ["BOOK_FRESH_SINCE"] = "1", str(time.time())
 
     shutil.rmtree(staging, ignore_errors=True)  # a failed build's leftovers, never the published book
     tree = staging / "tree"
@@ -190,7 +258,19 @@ def build_book(model=None, data=None, profile=None, seed: int = 0, repo: Path = 
             f"this build's partial output is in {staging}.")
     start = time.perf_counter()
     try:
-        timings = execute_chapters(tree, parameters, repo, log, chosen.cell_timeout_s)
+        log("measuring every route (from the store where nothing changed) …")
+        results = staging / "results"
+        routes = {"comparison": run_comparison(parameters["model"], parameters["data"], chosen.name,
+                                               results / "comparison.json", staging / "models", seed=seed,
+                                               variants=variants),
+                  "shape": run_shape_comparison(parameters["model"], parameters["data"], chosen.name,
+                                                results / "distilbert_shape.json", seed=seed, variants=variants)}
+        current = {kind: {n: v["provenance"]["key"] for n, v in record["variants"].items() if "provenance" in v}
+                   for kind, record in routes.items()}
+        log(f"  routes ready in {time.perf_counter() - start:.0f} s")
+        context = build_context(fp32, parameters["data"], chosen, default_threads())
+        cache = ChapterCache(store, fresh=fresh, log=log)
+        chapters = execute_chapters(tree, parameters, repo, log, chosen.cell_timeout_s, cache, context, current)
         stage_sources(tree, repo)
         install_static_assets(tree / "_vendor", repo, staging / "models")
         render_html(tree, staging)
@@ -199,7 +279,14 @@ def build_book(model=None, data=None, profile=None, seed: int = 0, repo: Path = 
     except BaseException:  # Ctrl-C, a killed kernel…: still say where things are
         log(kept)
         raise
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
     html = publish(staging, site)
-    log(f"executed {len(timings)} chapters in {sum(timings.values()):.0f} s; "
-        f"book built in {time.perf_counter() - start:.0f} s → {html}")
+    ran = [name for name, c in chapters.items() if c["ran"]]
+    log(f"executed {len(ran)} of {len(chapters)} chapters ({sum(c['seconds'] for c in chapters.values()):.0f} s), "
+        f"reused {len(chapters) - len(ran)}; book built in {time.perf_counter() - start:.0f} s → {html}")
     return html

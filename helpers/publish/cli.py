@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -28,6 +29,9 @@ def _parser() -> argparse.ArgumentParser:
                          help="comma-separated routes to measure, e.g. int8_dynamic,onnx_int8_dynamic (default: all; "
                               "fp32 is always included)")
     compare.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    compare.add_argument("--store", type=Path, help="where built routes and measurements are kept and reused "
+                                                   "(default: $BOOK_STORE, else store/ beside --models-dir)")
+    compare.add_argument("--fresh", action="store_true", help="ignore the store: build and measure every route again")
     book = commands.add_parser("build-book", help="execute every chapter with papermill, then build the HTML book")
     book.add_argument("--model", help="as for compare")
     book.add_argument("--data", help="as for compare")
@@ -35,6 +39,10 @@ def _parser() -> argparse.ArgumentParser:
     book.add_argument("--seed", type=int, default=0, help="seed of the fixed subsets")
     book.add_argument("--site", type=Path, help="folder that receives _build/html, results/ and models/ "
                                                "(default: the repository)")
+    book.add_argument("--store", type=Path, help="where built routes, measurements and executed chapters are kept "
+                                                "(default: $BOOK_STORE, else store/ in the repository)")
+    book.add_argument("--fresh", action="store_true", help="ignore the store: build, measure and execute "
+                                                           "everything again (once)")
     return parser
 
 
@@ -49,7 +57,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "build-book":
             from .book_build import build_book
 
-            build_book(model=args.model, data=args.data, profile=args.profile, seed=args.seed, site=args.site)
+            build_book(model=args.model, data=args.data, profile=args.profile, seed=args.seed, site=args.site,
+                       fresh=args.fresh, store=args.store)
             return 0
     except BookError as err:
         print(f"error: {err}", file=sys.stderr)
@@ -62,11 +71,13 @@ def _compare(args) -> int:
     from ..routes.pipeline import run_comparison
     from ..routes.report import comparison_table
 
+    if args.fresh:
+        os.environ["BOOK_FRESH"] = "1"
     with known_quantization_warnings_silenced():
         record = run_comparison(
             model=args.model, data=args.data, profile=args.profile, out=args.out, models_dir=args.models_dir,
             threads=args.threads, batch_size=args.batch_size, padding=args.padding, seed=args.seed,
-            progress=not args.no_progress, variants=args.variants, order=args.order,
+            progress=not args.no_progress, variants=args.variants, order=args.order, store_dir=args.store,
         )
     if record["eval"]["n_truncated"]:
         print(f"note: {record['eval']['n_truncated']} sentences were longer than {record['eval']['max_length']} "

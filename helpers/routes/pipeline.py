@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import tempfile
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Callable
 
 from tqdm.auto import tqdm
 
+from ..core.fingerprints import model_digest, sentences_digest
 from ..core.models import Classifier, load_classifier
 from ..data.sst2 import calibration_sentences, load_sst2, training_examples
 from ..measure.environment import default_threads, describe_environment
@@ -18,7 +21,9 @@ from ..measure.profiles import latency_sentences, profile_examples, resolve_prof
 from ..measure.statistics import add_statistics
 from .report import SCHEMA_VERSION, write_json
 from .configs import RunSettings
-from .variants import VARIANTS, BuildInputs, Variant, build_variant, save_route, select_variants
+from .keys import BuildData, build_key, measurement_key, measurement_settings
+from .store import Store
+from .variants import BASELINE, VARIANTS, BuildInputs, Variant, build_variant, save_route, select_variants
 
 
 def quantized_copy(clf: Classifier) -> Classifier:
@@ -42,49 +47,89 @@ def describe_variant(variant: Variant) -> dict:
             "deploys": variant.deploys, "api": variant.api}
 
 
-def run_variant(variant: Variant, fp32: Classifier, run: RunSettings, inputs: BuildInputs, models_dir: Path,
-                measure, parent: tuple[Classifier, dict] | None = None
-                ) -> tuple[dict, Evaluation | None, Classifier | None]:
-    """Build, save (in `models_dir/<route>/`) and measure one route with the config `run` gives it; a
-    route this machine cannot run is recorded as skipped.
+@dataclass(frozen=True)
+class Measurer:
+    """How a run measures each route (`measure(clf) → (entry, Evaluation or None)`) and what that depends
+    on besides the model (`keys.measurement_settings`)."""
 
-    A stacked route starts from `parent`: the model its parent route built, and that route's record.
-    Its `setup_seconds` counts the parent's build too (the cost from the FP32 model), its details
-    (what its build chose) the parent's (what was pruned or distilled) and its own step's seconds."""
-    config = variant.configure(run)
-    entry = {**describe_variant(variant), "config": config.as_dict()}
-    reason = variant.unavailable()
-    if reason is None and variant.parent and parent is None:
-        reason = f"it starts from {variant.parent}, which was not built"
-    if reason:
-        return {**entry, "skipped": reason}, None, None
-    with fixed_threads(inputs.threads):
-        built, details, seconds = build_variant(variant, fp32, config, inputs, parent[0] if parent else None)
-    if parent:
-        details = {**parent[1].get("details", {}), **details, "parent": variant.parent,
-                   "own_setup_seconds": round(seconds, 3)}
-        seconds += parent[1]["setup_seconds"]
-    directory = models_dir / variant.name
-    weights = save_route(variant, built, config, details, directory)
-    measured, evaluation = measure(built)
-    return {**entry, "setup_seconds": round(seconds, 3), "artifact": str(directory.resolve()),
-            "checkpoint_bytes": weights.stat().st_size, **({"details": details} if details else {}),
-            **measured}, evaluation, built
+    measure: Callable
+    settings: dict
 
 
-def run_routes(chosen: list[Variant], fp32: Classifier, run: RunSettings, inputs_for, models_dir: Path, measure,
-               progress: bool = True, desc: str = "variants") -> tuple[dict, Evaluation | None]:
-    """`run_variant` for each chosen route in order, handing each stacked route its parent's model
-    (built once, kept only while a later route needs it); returns the records and the first evaluation."""
-    records, evaluation, kept = {}, None, {}
+def _provenance(model: dict, measured: dict, ran: bool) -> dict:
+    """Where and when a route was built and measured, and whether this run measured it or reused it."""
+    def short(made):
+        return {k: made[k] for k in ("date", "cpu", "cpu_flags", "commit")}
+    return {"built": short(model["made"]), "measured": short(measured["made"]),
+            "this_run": "measured" if ran else "reused from the store", "key": measured["key"]}
+
+
+def _eval_info(evaluation: Evaluation | None) -> dict | None:
+    return None if evaluation is None else {**evaluation.settings(), "n_truncated": evaluation.n_truncated}
+
+
+def run_routes(chosen: list[Variant], fp32: Classifier, run: RunSettings, inputs_for, models_dir: Path,
+               measurer: Measurer, store: Store, data: BuildData, progress: bool = True,
+               desc: str = "variants") -> tuple[dict, dict | None]:
+    """Build, save (in `models_dir/<route>/`) and measure each chosen route in order, each from the
+    store when its key is there; returns the records and the first route's evaluation settings.
+
+    A route this machine cannot run is recorded as skipped. A stacked route starts from its parent's
+    model (built once, kept while a later route needs it, else loaded from the store); its
+    `setup_seconds` count the parent's build too, its details hold the parent's and its own step's
+    seconds. A compiled route is stored uncompiled: measuring it again means compiling it again."""
+    records, evaluation, kept, stored, keys = {}, None, {}, {}, {}
     for i, variant in enumerate(tqdm(chosen, desc=desc, disable=not progress)):
-        parent = (kept[variant.parent], records[variant.parent]) if variant.parent in kept else None
-        records[variant.name], result, built = run_variant(variant, fp32, run, inputs_for(variant), models_dir,
-                                                           measure, parent)
-        evaluation = evaluation or result
+        config = variant.configure(run)
+        entry = {**describe_variant(variant), "config": config.as_dict()}
+        reason = variant.unavailable()
+        if reason is None and variant.parent and variant.parent not in stored:
+            reason = f"it starts from {variant.parent}, which was not built"
+        if reason:
+            records[variant.name] = {**entry, "skipped": reason}
+            continue
+        keys[variant.name] = build = build_key(variant, config, keys.get(variant.parent), data)
+        measure_key = measurement_key(build, keys.get(BASELINE), measurer.settings)
+        model = store.find_model(variant.name, build)
+        measured = store.find_measurement(variant.name, measure_key) if model else None
+        built = None
+        if model is None or (measured is None and variant.compiled):
+            parent = None
+            if variant.parent:
+                parent = kept.get(variant.parent) or VARIANTS[variant.parent].load(
+                    stored[variant.parent]["path"], data.threads)
+            with fixed_threads(data.threads):
+                built, details, seconds = build_variant(variant, fp32, config, inputs_for(variant), parent)
+            if variant.parent:
+                own = records[variant.parent]
+                details = {**own.get("details", {}), **details, "parent": variant.parent,
+                           "own_setup_seconds": round(seconds, 3)}
+                seconds += own["setup_seconds"]
+
+            def save(folder, built=built, config=config, details=details):
+                weights = save_route(variant, built, config, details, folder)
+                return {"weights": str(weights.relative_to(folder))}
+
+            model = store.put_model(variant.name, build, save,
+                                    {"setup_seconds": round(seconds, 3), "details": details})
+        stored[variant.name] = model
+        ran = measured is None
+        if ran:
+            if built is None:
+                built = variant.load(model["path"], data.threads)
+            value, result = measurer.measure(built)
+            measured = store.put_measurement(variant.name, measure_key, {"entry": value, "eval": _eval_info(result)})
+        evaluation = evaluation or measured["value"]["eval"]
+        directory = store.publish_model(model, Path(models_dir) / variant.name)
+        details = model.get("details") or {}
+        records[variant.name] = {
+            **entry, "setup_seconds": model["setup_seconds"], "artifact": str(directory.resolve()),
+            "checkpoint_bytes": (directory / model["weights"]).stat().st_size,
+            **({"details": details} if details else {}), **measured["value"]["entry"],
+            "provenance": _provenance(model, measured, ran)}
         later = {v.parent for v in chosen[i + 1:]}
         kept = {name: clf for name, clf in kept.items() if name in later}
-        if built is not None and variant.name in later:
+        if built is not None and variant.name in later and not variant.compiled:
             kept[variant.name] = built
     return records, evaluation
 
@@ -93,7 +138,7 @@ def run_comparison(
     model: str | None = None,
     data: str | None = None,
     profile: str | None = None,
-    out: str | Path = "results/comparison.json",
+    out: str | Path | None = "results/comparison.json",
     models_dir: str | Path = "models",
     threads: int | None = None,
     batch_size: int = 32,
@@ -102,8 +147,13 @@ def run_comparison(
     progress: bool = True,
     variants: str | list[str] | None = None,
     order: str = "length",
+    store_dir: str | Path | None = None,
 ) -> dict:
-    """Build and measure every chosen route (default: all), save each, and write the JSON record to `out`."""
+    """Build and measure every chosen route (default: all), save each, and write the JSON record to `out`
+    (None: return it only).
+
+    Every built route and measurement is kept in the store (`store_dir`, default `$BOOK_STORE`, else
+    `store/` beside `models_dir`) and reused while nothing it depends on has changed (see `keys`)."""
     prof = resolve_profile(profile)
     threads = default_threads() if threads is None else threads
     check_settings(threads, batch_size, padding, order)  # before hours of loading, not after
@@ -117,10 +167,22 @@ def run_comparison(
 
     fp32 = load_classifier(model)
     models_dir = Path(models_dir)
+    store = Store.at(store_dir or Path(models_dir).parent / "store", log=tqdm.write)
+    data_keys = BuildData(model=model_digest(fp32.model, fp32.tokenizer),
+                          calibration=sentences_digest(calibration) if calibration else None,
+                          train=sentences_digest(train.sentences, train.labels) if train else None,
+                          threads=threads)
 
     def measure(clf):
         return measure_variant(clf, examples, prof, threads, batch_size, padding, timed, progress=False,
                                baseline=fp32, seed=seed, order=order)
+
+    measurer = Measurer(measure, measurement_settings(
+        measure, ["helpers.measure.measurement"], threads,
+        examples=sentences_digest(examples.sentences, examples.labels), timed=sentences_digest(timed),
+        timing={"repeats": prof.repeats, "warmup": prof.warmup, "seq_lens": list(prof.seq_lens),
+                "shape_budget_s": prof.shape_budget_s},
+        eval={"batch_size": batch_size, "padding": padding, "order": order}, seed=seed))
 
     with tempfile.TemporaryDirectory(prefix="book-variants-") as scratch:
         def inputs_for(variant):
@@ -129,7 +191,7 @@ def run_comparison(
             return inputs
 
         record_variants, evaluation = run_routes(chosen, fp32, RunSettings.from_profile(prof, seed), inputs_for,
-                                                 models_dir, measure, progress)
+                                                 models_dir, measurer, store, data_keys, progress)
 
     record = {
         "schema_version": SCHEMA_VERSION,
@@ -143,9 +205,11 @@ def run_comparison(
         "labels": examples.labels,
         "calibration": {"split": "train", "n_sentences": len(calibration), "seed": seed},
         "environment": describe_environment(threads),
-        "eval": {**evaluation.settings(), "n_truncated": evaluation.n_truncated},
+        "eval": evaluation,
+        "store": str(store.root),
         "variants": record_variants,
     }
     add_statistics(record, seed=seed)  # accuracy intervals; McNemar and bootstrap against FP32
-    write_json(record, out)
+    if out is not None:
+        write_json(record, out)
     return record

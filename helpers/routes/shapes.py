@@ -13,15 +13,18 @@ from pathlib import Path
 
 import torch
 
+from ..core.fingerprints import model_digest, sentences_digest
 from ..core.models import Classifier, load_classifier
 from ..data.sst2 import calibration_sentences, fixed_subset, load_sst2, training_examples
 from ..measure.environment import default_threads, describe_environment
 from ..measure.latency import MIN_TIMED_SENTENCES, latency_on_sentences
 from ..measure.profiles import latency_sentences, profile_examples, resolve_profile
 from ..measure.size import MIB, model_bytes
-from .pipeline import run_routes
-from .report import runs_the_fp32_model, write_json
 from .configs import RunSettings
+from .keys import BuildData, measurement_settings
+from .pipeline import Measurer, run_routes
+from .report import runs_the_fp32_model, write_json
+from .store import Store
 from .variants import BuildInputs, select_variants
 
 SHAPE_SOURCE = "distilbert-base-uncased shape (DistilBertConfig defaults), random weights"
@@ -52,11 +55,14 @@ def distilbert_shaped(tokenizer, seed: int = 0, **shape) -> Classifier:
 
 def run_shape_comparison(model: str | None = None, data: str | None = None, profile: str | None = None,
                          out: str | Path = "results/distilbert_shape.json", threads: int | None = None,
-                         seed: int = 0, variants: str | list[str] | None = None, progress: bool = True) -> dict:
+                         seed: int = 0, variants: str | list[str] | None = None, progress: bool = True,
+                         store_dir: str | Path | None = None) -> dict:
     """Size, latency and setup time of every chosen route on the DistilBERT-shaped classifier.
 
     `model` supplies only the tokenizer (a BERT-uncased vocabulary); sentences for timing come from
-    validation, calibration sentences from train, as in `run_comparison`.
+    validation, calibration sentences from train, as in `run_comparison`; routes and measurements come
+    from the store (`store_dir`, default `$BOOK_STORE`, else `store/` beside `out`'s folder) when their keys
+    are there.
     """
     prof = resolve_profile(profile)
     threads = default_threads() if threads is None else threads
@@ -79,6 +85,15 @@ def run_shape_comparison(model: str | None = None, data: str | None = None, prof
                 "latency": latency_on_sentences(clf, timed, threads, prof.warmup,
                                                 SHAPE_LATENCY_BUDGET_S).to_dict()}, None
 
+    measurer = Measurer(measure, measurement_settings(
+        measure, ["helpers.measure.latency", "helpers.measure.size"], threads, timed=sentences_digest(timed),
+        warmup=prof.warmup, budget_s=SHAPE_LATENCY_BUDGET_S))
+    data_keys = BuildData(model=model_digest(shaped.model, shaped.tokenizer),
+                          calibration=sentences_digest(calibration) if calibration else None,
+                          train=sentences_digest(train.sentences, train.labels) if train else None,
+                          threads=threads)
+    store = Store.at(store_dir or Path(out).resolve().parent.parent / "store")
+
     # Only batch 1 is timed here, so compiled routes compile for batch 1 only.
     # Nothing is trained on random weights (recovery and distillation steps stay 0).
     run = RunSettings(calibration_sentences=len(calibration), train_sentences=len(train) if train else 0,
@@ -89,8 +104,8 @@ def run_shape_comparison(model: str | None = None, data: str | None = None, prof
             inputs.scratch.mkdir(parents=True)
             return inputs
 
-        results, _ = run_routes(chosen, shaped, run, inputs_for, Path(scratch) / "models", measure, progress,
-                                "DistilBERT shape")
+        results, _ = run_routes(chosen, shaped, run, inputs_for, Path(scratch) / "models", measurer, store,
+                                data_keys, progress, "DistilBERT shape")
     for entry in results.values():
         entry.pop("artifact", None)
         if "latency" in entry:

@@ -115,48 +115,41 @@ def glue_values(**values) -> None:
         glue(name, value, display=False)
 
 
-def _measured_for(record: dict, chapter: Chapter, wanted: dict) -> bool:
-    """Whether a saved record was measured with this chapter's profile, seed, threads and `wanted` fields."""
-    wanted = {**wanted, "profile": chapter.profile.name, "seed": chapter.seed}
-    return (all(record.get(k) == v for k, v in wanted.items())
-            and record["environment"]["threads"] == chapter.threads)
+def _log_reads(kind: str, record: dict) -> None:
+    """Note which stored measurements this chapter read (`$BOOK_READS`, set by the book build): the
+    build re-executes the chapter when one of them changes."""
+    import json
+    import os
+
+    path = os.environ.get("BOOK_READS")
+    if path:
+        keys = {name: v["provenance"]["key"] for name, v in record["variants"].items() if "provenance" in v}
+        with open(path, "a") as f:
+            f.write(json.dumps({"kind": kind, "keys": keys}) + "\n")
 
 
 def comparison_for(chapter: Chapter, progress: bool = True, variants: str | list[str] | None = None) -> dict:
-    """This build's comparison record: reuse `comparison.json` if it matches the chapter and holds the
-    chosen routes (default: all), else measure."""
+    """This build's comparison record for the chosen routes (default: all; FP32 always): each route and
+    measurement comes from the store while nothing it depends on has changed, else it is built and
+    measured now. The record of all routes is also written to `comparison.json`."""
     from ..routes.pipeline import run_comparison
-    from ..routes.report import load_comparison
-    from ..routes.variants import select_variants
 
-    wanted_routes = {v.name for v in select_variants(variants)}
-
-    path = chapter.comparison_path
-    if path.is_file():
-        try:
-            record = load_comparison(path)
-        except BookError:  # written by an older version of the book (or broken): measure again
-            record = None
-        wanted = {"model": chapter.model, "data": chapter.data}
-        if record and _measured_for(record, chapter, wanted) and wanted_routes <= set(record["variants"]):
-            return record
-    return run_comparison(
-        model=chapter.model, data=chapter.data, profile=chapter.profile.name, out=path,
-        models_dir=chapter.models_dir, threads=chapter.threads, seed=chapter.seed, progress=progress,
-        variants=variants,
+    whole = variants is None or variants == "all"
+    record = run_comparison(
+        model=chapter.model, data=chapter.data, profile=chapter.profile.name,
+        out=chapter.comparison_path if whole else None, models_dir=chapter.models_dir, threads=chapter.threads,
+        seed=chapter.seed, progress=progress, variants=variants,
     )
+    _log_reads("comparison", record)
+    return record
 
 
 def shape_comparison_for(chapter: Chapter, progress: bool = True) -> dict:
-    """Every route's size and latency on a DistilBERT-shaped classifier: reuse the record if it matches."""
-    import json
-
+    """Every route's size and latency on a DistilBERT-shaped classifier (from the store where unchanged)."""
     from ..routes.shapes import run_shape_comparison
 
-    path = chapter.shape_path
-    if path.is_file():
-        record = json.loads(path.read_text())
-        if _measured_for(record, chapter, {"tokenizer": chapter.model}):
-            return record
-    return run_shape_comparison(chapter.model, chapter.data, chapter.profile.name, path, chapter.threads,
-                                chapter.seed, progress=progress)
+    record = run_shape_comparison(chapter.model, chapter.data, chapter.profile.name, chapter.shape_path,
+                                  chapter.threads, chapter.seed, progress=progress,
+                                  store_dir=chapter.output_dir.parent / "store")
+    _log_reads("shape", record)
+    return record

@@ -1,0 +1,161 @@
+"""The store: every built route and every measurement, kept under a key made of everything it depends on.
+
+`store/models/<route>/<key>/` holds a route saved by `save_route` and `entry.json` (its key, the
+SHA-256 of each file, when, where and at which commit it was built); `store/measurements/<route>/<key>.json`
+holds what measuring it gave. A lookup returns an entry only if its key is the one asked for and its
+files are intact; a damaged entry is reported in one line, removed and rebuilt, never used.
+With `fresh` (`BOOK_FRESH=1`, `make book FRESH=1`) entries made before `fresh_since` are ignored:
+everything is computed again, once.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+from ..core.fingerprints import digest, folder_digests
+from ..measure.environment import cpu_model_and_flags, source_commit
+
+ENTRY_FILE = "entry.json"
+KEY_CHARS = 20  # of the SHA-256 in folder names (the whole key is checked inside)
+
+
+def made_here() -> dict:
+    """When, on what and at which commit an entry was made: the provenance a page and a record show."""
+    cpu, flags = cpu_model_and_flags()
+    return {"date": datetime.now(timezone.utc).isoformat(timespec="seconds"), "unix": time.time(),
+            "cpu": cpu, "cpu_flags": flags, "commit": source_commit()}
+
+
+def default_store_dir(fallback: Path) -> Path:
+    """`$BOOK_STORE` if set, else `fallback` (a build's or a chapter's `store/` beside `results/`)."""
+    return Path(os.environ.get("BOOK_STORE") or fallback).expanduser().resolve()
+
+
+def fresh_since_from_environment() -> float | None:
+    """With `BOOK_FRESH=1`: entries made before `$BOOK_FRESH_SINCE` (a build's start; default now) are ignored."""
+    if os.environ.get("BOOK_FRESH", "").lower() not in ("1", "true", "yes"):
+        return None
+    return float(os.environ.get("BOOK_FRESH_SINCE") or time.time())
+
+
+def _link_or_copy(src, dst):
+    try:
+        os.link(src, dst)
+    except OSError:
+        shutil.copy2(src, dst)
+    return dst
+
+
+@dataclass
+class Store:
+    """A folder of built routes and measurements, by key (see the module's docstring)."""
+
+    root: Path
+    fresh_since: float | None = None
+    log: object = print
+    damaged: list[str] = field(default_factory=list)
+
+    @classmethod
+    def at(cls, fallback: Path, log=print) -> "Store":
+        return cls(default_store_dir(fallback), fresh_since_from_environment(), log)
+
+    def _stale(self, made: dict) -> bool:
+        return self.fresh_since is not None and made.get("unix", 0) < self.fresh_since
+
+    def _damaged(self, path: Path, why: str) -> None:
+        self.damaged.append(str(path))
+        self.log(f"store: {path} is damaged ({why}); rebuilding it")
+        if path.is_dir():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            path.unlink(missing_ok=True)
+
+    # --- built routes -------------------------------------------------------------------------------
+
+    def model_path(self, route: str, key: str) -> Path:
+        return self.root / "models" / route / key[:KEY_CHARS]
+
+    def find_model(self, route: str, key: str) -> dict | None:
+        """The entry of the route built under `key` (with `path`), if it is there, intact and not stale."""
+        path = self.model_path(route, key)
+        meta = path / ENTRY_FILE
+        if not meta.is_file():
+            if path.exists():
+                self._damaged(path, f"no {ENTRY_FILE}")
+            return None
+        try:
+            entry = json.loads(meta.read_text())
+        except (OSError, ValueError) as err:
+            self._damaged(path, f"{ENTRY_FILE} unreadable: {err}")
+            return None
+        if entry.get("key") != key:
+            self._damaged(path, "its key is not the one its folder names")
+            return None
+        if self._stale(entry["made"]):
+            return None
+        files = {name: d for name, d in folder_digests(path).items() if name != ENTRY_FILE}
+        if files != entry.get("files"):
+            changed = sorted(set(files.items()) ^ set(entry.get("files", {}).items()))
+            self._damaged(path, f"{changed[0][0]} differs from what was stored")
+            return None
+        return {**entry, "path": path}
+
+    def put_model(self, route: str, key: str, save, info: dict) -> dict:
+        """Save a route into the store with `save(folder)` (which writes its files and may return more of
+        `info`), then its entry."""
+        path = self.model_path(route, key)
+        staging = path.with_name(path.name + ".partial")
+        shutil.rmtree(staging, ignore_errors=True)
+        staging.mkdir(parents=True)
+        info = {**info, **(save(staging) or {})}
+        entry = {"route": route, "key": key, "made": made_here(), **info,
+                 "files": {n: d for n, d in folder_digests(staging).items() if n != ENTRY_FILE}}
+        (staging / ENTRY_FILE).write_text(json.dumps(entry, indent=1))
+        shutil.rmtree(path, ignore_errors=True)
+        staging.rename(path)
+        return {**entry, "path": path}
+
+    def publish_model(self, entry: dict, target: Path) -> Path:
+        """Put a stored route at `target` (hard links where the file system allows: no copy of the weights)."""
+        target = Path(target)
+        if target.exists():
+            shutil.rmtree(target)
+        shutil.copytree(entry["path"], target, copy_function=_link_or_copy,
+                        ignore=shutil.ignore_patterns(ENTRY_FILE))
+        return target
+
+    # --- measurements -------------------------------------------------------------------------------
+
+    def measurement_path(self, route: str, key: str) -> Path:
+        return self.root / "measurements" / route / f"{key[:KEY_CHARS]}.json"
+
+    def find_measurement(self, route: str, key: str) -> dict | None:
+        """The stored measurement under `key` (`value` and `made`), if it is there, intact and not stale."""
+        path = self.measurement_path(route, key)
+        if not path.is_file():
+            return None
+        try:
+            entry = json.loads(path.read_text())
+        except (OSError, ValueError) as err:
+            self._damaged(path, f"unreadable: {err}")
+            return None
+        if entry.get("key") != key or entry.get("digest") != digest(entry.get("value")):
+            self._damaged(path, "its key or its content does not match")
+            return None
+        return None if self._stale(entry["made"]) else entry
+
+    def put_measurement(self, route: str, key: str, value) -> dict:
+        path = self.measurement_path(route, key)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        entry = {"route": route, "key": key, "made": made_here(), "digest": digest(value), "value": value}
+        partial = path.with_suffix(".partial")
+        partial.write_text(json.dumps(entry))
+        partial.rename(path)
+        return entry
+

@@ -1,0 +1,95 @@
+"""Executed chapters reused while nothing they depend on changed; run again when something did."""
+
+import json
+
+import nbformat
+import pytest
+
+from helpers.publish.book_build import execute_chapters
+from helpers.publish.chapter_cache import ChapterCache, imported_helpers
+
+READS = """import json, os
+with open(os.environ["BOOK_READS"], "a") as f:
+    f.write(json.dumps({"kind": "comparison", "keys": {"fp32": "key-1"}}) + "\\n")
+"""
+
+
+def _notebook(path, prose="# A chapter\n\nThe first words.", code="print('answer', 6 * 7)"):
+    nb = nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_markdown_cell(prose),
+        nbformat.v4.new_code_cell("model = data = profile = None\nseed = 0\noutput_dir = '../results'",
+                                  metadata={"tags": ["parameters"]}),
+        nbformat.v4.new_code_cell("from helpers import setup_chapter\n"
+                                  "chapter = setup_chapter(model, data, profile, seed, output_dir, threads=1)\n"
+                                  "print(chapter.describe())"),
+        nbformat.v4.new_code_cell(READS),
+        nbformat.v4.new_code_cell(code),
+    ])
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(nb, path)
+
+
+@pytest.fixture()
+def book(tmp_path, tiny_bert, tiny_data):
+    repo = tmp_path / "repo"
+    (repo / "chapters").mkdir(parents=True)
+    (repo / "_toc.yml").write_text("format: jb-book\nroot: intro\nchapters:\n  - file: chapters/one\n")
+    _notebook(repo / "chapters" / "one.ipynb")
+    parameters = {"model": str(tiny_bert), "data": str(tiny_data), "profile": "smoke", "seed": 0,
+                  "output_dir": str(tmp_path / "results")}
+    lines = []
+
+    def build(current=None, context=None, fresh=False):
+        cache = ChapterCache(tmp_path / "store", fresh=fresh, log=lines.append)
+        done = execute_chapters(tmp_path / "tree", parameters, repo, lines.append, 120, cache,
+                                context or {"machine": "m"}, current or {"comparison": {"fp32": "key-1"}})
+        page = nbformat.read(tmp_path / "tree" / "chapters" / "one.ipynb", as_version=4)
+        return done["one"]["ran"], page
+    return repo, build, lines, tmp_path
+
+
+def _text(page):
+    return "\n".join(c.source if c.cell_type == "markdown" else
+                     "".join(o.get("text", "") for o in c.get("outputs", [])) for c in page.cells)
+
+
+def test_an_unchanged_chapter_is_reused_with_its_current_prose(book):
+    repo, build, _lines, _ = book
+    ran, page = build()
+    assert ran and "this build executed this page" in _text(page) and "answer 42" in _text(page)
+    ran, page = build()
+    assert not ran and "reused this page as executed" in _text(page) and "answer 42" in _text(page)
+    _notebook(repo / "chapters" / "one.ipynb", prose="# A chapter\n\nBetter words.")  # prose only
+    ran, page = build()
+    assert not ran and "Better words." in _text(page) and "The first words." not in _text(page)
+    assert sum("injected-parameters" in c.metadata.get("tags", []) for c in page.cells) == 1
+
+
+def test_code_context_and_what_it_read_each_run_it_again(book):
+    repo, build, _lines, _ = book
+    assert build()[0]
+    _notebook(repo / "chapters" / "one.ipynb", code="print('answer', 6 * 9)")
+    ran, page = build()
+    assert ran and "answer 54" in _text(page)
+    assert not build()[0]
+    assert build(context={"machine": "another CPU"})[0]
+    assert build(current={"comparison": {"fp32": "key-2"}})[0]  # a measurement it shows changed
+    assert not build(current={"comparison": {"fp32": "key-1"}, "shape": {"fp32": "s"}})[0]  # it read no shape
+    assert build(fresh=True)[0]
+
+
+def test_a_damaged_executed_chapter_is_reported_and_run_again(book):
+    _repo, build, lines, tmp_path = book
+    build()
+    (executed,) = (tmp_path / "store" / "chapters" / "one").glob("*/executed.ipynb")
+    executed.write_text(executed.read_text().replace("answer 42", "answer 41"))
+    ran, page = build()
+    assert ran and "answer 42" in _text(page)
+    assert sum("is damaged" in line for line in lines) == 1
+
+
+def test_a_chapter_depends_on_the_helpers_modules_it_imports():
+    cells = ["from helpers import glue_values, comparison_for\n%matplotlib inline",
+             "from helpers.teach.plotting import use_book_style", "import numpy"]
+    assert imported_helpers(cells) == ["helpers.teach.chapter", "helpers.teach.plotting"]
+    assert json.dumps(imported_helpers(["import helpers"])) == '["helpers"]'

@@ -1,0 +1,147 @@
+"""The store: what each key covers, reuse of unchanged routes, damaged entries, FRESH."""
+
+import json
+import shutil
+import time
+
+import pytest
+
+from helpers import VARIANTS, run_comparison
+from helpers.core.fingerprints import function_digest, module_closure
+from helpers.routes.configs import MixedInt8
+from helpers.routes.keys import BuildData, build_key, measurement_key
+
+DATA = BuildData(model="m", calibration="c", train="t", threads=2)
+ROUTES = ("int8_dynamic", "int8_mixed", "distilled", "pruned_heads")
+
+
+def keys(data=DATA, configs=None):
+    configs = configs or {}
+    return {n: build_key(VARIANTS[n], configs.get(n) or VARIANTS[n].configure(_run()), None, data) for n in ROUTES}
+
+
+def _run():
+    from helpers import RunSettings
+
+    return RunSettings(calibration_sentences=8, train_sentences=8, recovery_steps=2, distill_steps=2)
+
+
+def changed(before, after):
+    return {n for n in before if before[n] != after[n]}
+
+
+def test_each_input_changes_exactly_the_keys_that_depend_on_it():
+    base = keys()
+    assert len(set(base.values())) == len(ROUTES)
+    assert changed(base, keys(BuildData("other weights", "c", "t", 2))) == set(ROUTES)
+    assert changed(base, keys(BuildData("m", "other sentences", "t", 2))) == {"int8_mixed"}
+    assert changed(base, keys(BuildData("m", "c", "other sentences", 2))) == {"distilled", "pruned_heads"}
+    # threads change the reduction order of what is computed from sentences, not a weight conversion
+    assert changed(base, keys(BuildData("m", "c", "t", 1))) == {"int8_mixed", "distilled", "pruned_heads"}
+    stricter = MixedInt8(dev_sentences=8, max_flip_rate=0.001)
+    assert changed(base, keys(configs={"int8_mixed": stricter})) == {"int8_mixed"}
+    # a stacked route follows its parent's key
+    child = VARIANTS["distilled_int8_dynamic"]
+    config = child.configure(_run())
+    assert build_key(child, config, base["distilled"], DATA) != build_key(child, config, "another parent", DATA)
+
+
+def test_a_measurement_key_adds_threads_and_settings_to_the_build():
+    settings = {"threads": 2, "machine": {"cpu": "x"}, "examples": "e"}
+    key = measurement_key("b", "fp32", settings)
+    assert key == measurement_key("b", "fp32", dict(settings))
+    assert len({key, measurement_key("b2", "fp32", settings), measurement_key("b", "fp32", {**settings, "threads": 1}),
+                measurement_key("b", "fp32", {**settings, "machine": {"cpu": "y"}})}) == 4
+
+
+def test_code_keys_follow_the_helpers_each_builder_runs(tmp_path):
+    import helpers
+
+    package = tmp_path / "helpers"
+    shutil.copytree(helpers.__path__[0], package, ignore=shutil.ignore_patterns("__pycache__"))
+
+    def code(name):
+        v = VARIANTS[name]
+        return function_digest([v.build, v.save, v.load], package)
+
+    before = {n: code(n) for n in ("int8_dynamic", "distilled", "pruned_heads", "onnx_int8_dynamic")}
+    assert "helpers.teach.plotting" not in module_closure(["helpers.routes.variants"], package)
+
+    def edit(relative):
+        path = package / relative
+        path.write_text(path.read_text() + "\n# edited\n")
+        from helpers.core.fingerprints import _source_digest
+        _source_digest.cache_clear()
+        return {n: code(n) for n in before}
+
+    assert edit("teach/plotting.py") == before  # a figure module changes no route
+    after = edit("methods/distillation.py")
+    assert changed(before, after) == {"distilled"}
+    after2 = edit("methods/quantization.py")
+    assert changed(after, after2) == {"int8_dynamic"}  # its builder and saver
+    after3 = edit("core/models.py")  # every route loads or saves through it
+    assert changed(after2, after3) == set(before)
+
+
+@pytest.fixture()
+def compare(tmp_path, tiny_bert, tiny_data):
+    def run(variants="int8_dynamic,int8_mixed", threads=1):
+        return run_comparison(model=str(tiny_bert), data=str(tiny_data), profile="smoke", out=tmp_path / "c.json",
+                              models_dir=tmp_path / "models", threads=threads, progress=False, variants=variants)
+    return run
+
+
+def _runs(record):
+    return {n: v["provenance"]["this_run"] for n, v in record["variants"].items()}
+
+
+def _numbers(record):
+    return {n: (v["predictions"], v["accuracy"], v["size_bytes"], v["checkpoint_bytes"], v.get("details"))
+            for n, v in record["variants"].items()}
+
+
+def test_a_second_run_reuses_every_route_and_gives_the_same_record(compare, tmp_path):
+    first = compare()
+    assert set(_runs(first).values()) == {"measured"}
+    shutil.rmtree(tmp_path / "models")
+    second = compare()
+    assert set(_runs(second).values()) == {"reused from the store"}
+    assert _numbers(second) == _numbers(first) and second["eval"] == first["eval"]
+    assert second["variants"]["int8_mixed"]["setup_seconds"] == first["variants"]["int8_mixed"]["setup_seconds"]
+    assert (tmp_path / "models" / "int8_mixed" / "route.json").is_file()  # published again from the store
+    provenance = second["variants"]["fp32"]["provenance"]
+    assert provenance["measured"]["date"] == first["variants"]["fp32"]["provenance"]["measured"]["date"]
+
+
+def test_a_damaged_entry_is_reported_and_rebuilt(compare, tmp_path, capsys):
+    first = compare()
+    stored = tmp_path / "store" / "models" / "int8_mixed"
+    (folder,) = stored.iterdir()
+    weights = folder / json.loads((folder / "entry.json").read_text())["weights"]
+    weights.write_bytes(weights.read_bytes()[:100])  # truncated
+    (measurement,) = (tmp_path / "store" / "measurements" / "int8_dynamic").iterdir()
+    entry = json.loads(measurement.read_text())
+    entry["value"]["entry"]["accuracy"] = 1.0  # edited by hand
+    measurement.write_text(json.dumps(entry))
+    second = compare()
+    out = capsys.readouterr()
+    damaged = [line for line in (out.out + out.err).splitlines() if "is damaged" in line]
+    assert len(damaged) == 2 and any("int8_mixed" in line for line in damaged)
+    assert _runs(second) == {"fp32": "reused from the store", "int8_dynamic": "measured", "int8_mixed": "measured"}
+    assert _numbers(second) == _numbers(first)
+
+
+def test_fresh_recomputes_everything_once(compare, monkeypatch):
+    compare()
+    monkeypatch.setenv("BOOK_FRESH", "1")
+    monkeypatch.setenv("BOOK_FRESH_SINCE", str(time.time()))
+    assert set(_runs(compare()).values()) == {"measured"}
+    assert set(_runs(compare()).values()) == {"reused from the store"}  # made since the fresh start
+
+
+def test_other_threads_measure_again_and_rebuild_only_what_computes(compare, tmp_path):
+    compare()
+    assert set(_runs(compare(threads=2)).values()) == {"measured"}
+    models = tmp_path / "store" / "models"
+    assert len(list((models / "int8_dynamic").iterdir())) == 1  # the weight conversion was reused
+    assert len(list((models / "int8_mixed").iterdir())) == 2  # its layers were chosen with other threads
