@@ -31,7 +31,9 @@ def test_comparison_for_writes_the_whole_record_and_notes_what_it_read(monkeypat
     reads = tmp_path / "reads.jsonl"
     monkeypatch.setenv("BOOK_READS", str(reads))
     some = comparison_for(chapter, progress=False, variants="int8_dynamic")
-    assert list(some["variants"]) == ["fp32", "int8_dynamic"] and some["n_examples"] == 30
+    # with every FP32 route of the same model: the baselines of the speedups the chapter shows
+    assert list(some["variants"]) == ["fp32", "fp32_compiled", "onnx_fp32", "int8_dynamic"]
+    assert some["n_examples"] == 30
     assert not chapter.comparison_path.exists()  # a chapter's subset never replaces the whole record
     assert (tmp_path / "store" / "models" / "int8_dynamic").is_dir()  # the store beside results/
     noted = [json.loads(line) for line in reads.read_text().splitlines()]

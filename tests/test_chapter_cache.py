@@ -6,7 +6,7 @@ import nbformat
 import pytest
 
 from helpers.publish.book_build import execute_chapters
-from helpers.publish.chapter_cache import ChapterCache, imported_helpers
+from helpers.publish.chapter_cache import ChapterCache, chapter_key, imported_helpers
 
 READS = """import json, os
 with open(os.environ["BOOK_READS"], "a") as f:
@@ -93,3 +93,37 @@ def test_a_chapter_depends_on_the_helpers_modules_it_imports():
              "from helpers.teach.plotting import use_book_style", "import numpy"]
     assert imported_helpers(cells) == ["helpers.teach.chapter", "helpers.teach.plotting"]
     assert json.dumps(imported_helpers(["import helpers"])) == '["helpers"]'
+
+
+def test_a_chapter_key_follows_its_own_helpers_not_the_routes_behind_its_record(tmp_path):
+    """A route's code reaches a chapter through the measurements it read (their keys), so editing a
+    method re-executes only the chapters that read that route; editing the widgets re-executes those
+    that use them."""
+    import shutil
+
+    import helpers
+    from helpers.core.fingerprints import _source_digest
+
+    package = tmp_path / "helpers"
+    shutil.copytree(helpers.__path__[0], package, ignore=shutil.ignore_patterns("__pycache__"))
+    reads = tmp_path / "reads.ipynb"
+    _notebook(reads, code="from helpers import comparison_for")
+    draws = tmp_path / "draws.ipynb"
+    _notebook(draws, code="from helpers.teach.widgets import sentence_playground")
+
+    def keys():
+        _source_digest.cache_clear()
+        return [chapter_key(nb, {}, {}, package) for nb in (reads, draws)]
+
+    def edit(relative):
+        path = package / relative
+        path.write_text(path.read_text() + "\n# edited\n")
+        return keys()
+
+    before = keys()
+    assert edit("methods/distillation.py") == before
+    assert edit("routes/configs.py") == before
+    after = edit("teach/widgets.py")
+    assert after[0] == before[0] and after[1] != before[1]
+    last = edit("teach/chapter.py")  # every chapter sets itself up with it
+    assert last[0] != after[0] and last[1] != after[1]

@@ -116,26 +116,29 @@ def _imports(module: str, package: Path) -> set[str]:
     return {m for m in found if _module_file(m, package)}
 
 
-def module_closure(roots, package: Path = PACKAGE) -> list[str]:
+def module_closure(roots, package: Path = PACKAGE, skip=()) -> list[str]:
     """`roots` and every `helpers` module they import, transitively (lazy imports included; each
-    package's `__init__` counts only when it is imported itself)."""
+    package's `__init__` counts only when it is imported itself). `skip` lists imports not to follow,
+    as (importing module, prefix of the imported one)."""
     seen, todo = set(), [r for r in roots if _module_file(r, package)]
     while todo:
         module = todo.pop()
         if module not in seen:
             seen.add(module)
-            todo.extend(_imports(module, package) - seen)
+            todo.extend(m for m in _imports(module, package) - seen
+                        if not any(module == a and m.startswith(b) for a, b in skip))
     return sorted(seen)
 
 
-def source_digest(roots, package: Path = PACKAGE) -> str:
-    """A fingerprint of the source of `roots` and of every `helpers` module they import, transitively."""
-    return _source_digest(tuple(sorted(roots)), Path(package))
+def source_digest(roots, package: Path = PACKAGE, skip=()) -> str:
+    """A fingerprint of the source of `roots` and of every `helpers` module they import, transitively
+    (`skip`: as in `module_closure`)."""
+    return _source_digest(tuple(sorted(roots)), Path(package), tuple(sorted(skip)))
 
 
 @lru_cache(maxsize=256)
-def _source_digest(roots: tuple[str, ...], package: Path) -> str:
-    files = {m: _module_file(m, package).read_text() for m in module_closure(roots, package)}
+def _source_digest(roots: tuple[str, ...], package: Path, skip: tuple = ()) -> str:
+    files = {m: _module_file(m, package).read_text() for m in module_closure(roots, package, skip)}
     return digest(files)
 
 

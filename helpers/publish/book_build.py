@@ -14,7 +14,8 @@ import yaml
 
 from ..core.errors import BookError
 from ..routes.store import made_here
-from .chapter_cache import ChapterCache, chapter_key, mark_provenance, read_log, with_current_prose
+from .chapter_cache import (ChapterCache, chapter_key, mark_provenance, read_log, registry_digest,
+                            with_current_prose)
 
 REPO = Path(__file__).resolve().parents[2]  # helpers/publish/book_build.py → the repository
 ASSETS = Path("book") / "assets"
@@ -212,7 +213,7 @@ def build_context(model, data: str, profile, threads: int) -> dict:
     return {"model": model_digest(model.model, model.tokenizer),
             "data": {name: sentences_digest(s.sentences, s.labels) for name, s in splits.items()},
             "profile": dataclasses.asdict(profile), "machine": machine(), "threads": threads,
-            "libraries": library_versions()}
+            "libraries": library_versions(), "registry": registry_digest()}
 
 
 def build_book(model=None, data=None, profile=None, seed: int = 0, repo: Path = REPO, log=print,

@@ -53,6 +53,22 @@ def imported_helpers(code_cells: list[str], package: Path = PACKAGE) -> list[str
     return sorted(found)
 
 
+# What a chapter's record functions return (`comparison_for`, `shape_comparison_for`, `route_config`) is
+# keyed by the measurements the chapter read (see `ChapterCache.find`), not by the route code behind them:
+# editing one route's method or config re-executes only the chapters that read that route. The figures
+# take only names and colours from the registry: those are in the build's context (`registry_digest`).
+READ_THROUGH = (("helpers.teach.chapter", "helpers.routes."),
+                ("helpers.teach.plotting", "helpers.routes.variants"))
+
+
+def registry_digest() -> str:
+    """How the book names, describes and draws each route (not how it builds it)."""
+    from ..routes.variants import VARIANTS
+
+    return digest({n: [v.label, v.method, v.precision, v.color, v.deploys, v.api, v.parent, v.changes_model,
+                       v.compiled] for n, v in VARIANTS.items()})
+
+
 def code_cells(nb) -> list[str]:
     return [c.source for c in nb.cells if c.cell_type == "code"]
 
@@ -61,7 +77,7 @@ def chapter_key(source: Path, parameters: dict, context: dict, package: Path = P
     """The key of executing `source` with `parameters` in `context` (model, data, profile, machine…)."""
     code = code_cells(nbformat.read(source, as_version=4))
     return digest({"code": code, "parameters": parameters, "context": context,
-                   "helpers": source_digest(imported_helpers(code, package), package)})
+                   "helpers": source_digest(imported_helpers(code, package), package, READ_THROUGH)})
 
 
 def with_current_prose(executed, source):
