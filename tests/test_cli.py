@@ -22,6 +22,20 @@ def run_cli(*args, env=None, cwd=None):
                           env=full_env, cwd=cwd or REPO, timeout=600)
 
 
+def test_build_routes_fills_the_store_that_compare_then_measures_from(tmp_path, shared_model, shared_data):
+    env = {"BOOK_MODEL": str(shared_model), "BOOK_DATA": str(shared_data)}
+    proc = run_cli("build-routes", "--profile", "smoke", "--variants", "int8_dynamic", "--threads", "1",
+                   "--store", str(tmp_path / "store"), env=env)
+    assert proc.returncode == 0, proc.stderr
+    assert "int8_dynamic: built " in proc.stdout and not (tmp_path / "models").exists()
+    proc = run_cli("compare", "--profile", "smoke", "--out", str(tmp_path / "c.json"), "--models-dir",
+                   str(tmp_path / "models"), "--threads", "1", "--no-progress", "--variants", "int8_dynamic",
+                   "--store", str(tmp_path / "store"), env=env)
+    assert proc.returncode == 0, proc.stderr
+    assert len(list((tmp_path / "store" / "models" / "int8_dynamic").iterdir())) == 1  # built once, then measured
+    assert load_comparison(tmp_path / "c.json")["variants"]["int8_dynamic"]["provenance"]["this_run"] == "measured"
+
+
 def test_compare_smoke_end_to_end(tmp_path, shared_model, shared_data):
     out = tmp_path / "results" / "comparison.json"
     proc = run_cli("compare", "--profile", "smoke", "--out", str(out), "--models-dir", str(tmp_path / "models"),

@@ -132,6 +132,20 @@ def test_fine_tuning_learns(tiny):
         fine_tune(clf, DATA, steps=0)
 
 
+def test_fine_tuning_trains_the_same_model_whatever_ran_before(tiny):
+    import copy
+
+    runs = []
+    for earlier in (1, 2):  # two different states of torch's global generator (dropout draws from it)
+        torch.manual_seed(earlier)
+        state = torch.random.get_rng_state()
+        clf = copy.deepcopy(tiny)
+        assert any(isinstance(m, torch.nn.Dropout) and m.p > 0 for m in clf.model.modules())
+        runs.append((fine_tune(clf, DATA, steps=4, batch_size=4, lr=1e-3, seed=7), _logits(clf)))
+        assert torch.equal(torch.random.get_rng_state(), state)  # the caller's generator is left as it was
+    assert runs[0][0] == runs[1][0] and torch.equal(runs[0][1], runs[1][1])
+
+
 def test_other_architectures_are_refused():
     with pytest.raises(BookError, match="'roberta'"):
         anatomy(SimpleNamespace(config=SimpleNamespace(model_type="roberta")))

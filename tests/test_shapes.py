@@ -44,3 +44,25 @@ def test_shape_comparison_writes_size_and_latency_per_route(tmp_path, shared_mod
     rows = {r["route"]: r for r in shape_rows(record)}
     assert rows["fp32"]["speedup"] == 1 and rows["fp32"]["size_pct"] == 100
     assert rows["int8_dynamic_embeddings"]["size_pct"] == pytest.approx(100 * small / fp32)
+
+
+def test_a_shape_record_is_measured_once_and_its_random_weights_are_not_stored(tmp_path, shared_model, shared_data):
+    def run():
+        return run_shape_comparison(str(shared_model), str(shared_data), "smoke", tmp_path / "results" / "s.json",
+                                    threads=1, variants="distilled_int8_dynamic", progress=False)
+
+    first, second = run(), run()
+    assert {v["provenance"]["this_run"] for v in first["variants"].values()} == {"measured"}
+    assert {v["provenance"]["this_run"] for v in second["variants"].values()} == {"reused from the store"}
+    for name, v in first["variants"].items():
+        w = second["variants"][name]
+        assert (w["size_bytes"], w["checkpoint_bytes"], w["setup_seconds"]) == (
+            v["size_bytes"], v["checkpoint_bytes"], v["setup_seconds"])
+    store = tmp_path / "store"
+    assert (store / "measurements").is_dir() and not (store / "models").exists()
+    # a stacked route whose parent's measurement is reused builds that parent again, once
+    for path in (store / "measurements" / "distilled_int8_dynamic").iterdir():
+        path.unlink()
+    third = run()
+    assert third["variants"]["distilled_int8_dynamic"]["provenance"]["this_run"] == "measured"
+    assert third["variants"]["distilled"]["provenance"]["this_run"] == "reused from the store"

@@ -145,3 +145,16 @@ def test_other_threads_measure_again_and_rebuild_only_what_computes(compare, tmp
     models = tmp_path / "store" / "models"
     assert len(list((models / "int8_dynamic").iterdir())) == 1  # the weight conversion was reused
     assert len(list((models / "int8_mixed").iterdir())) == 2  # its layers were chosen with other threads
+
+
+def test_routes_built_without_measuring_are_measured_later_from_the_store(tmp_path, tiny_bert, tiny_data):
+    built = run_comparison(model=str(tiny_bert), data=str(tiny_data), profile="smoke", out=None,
+                           models_dir=tmp_path / "models", threads=1, progress=False, variants="int8_mixed",
+                           measure=False)
+    assert "accuracy" not in built["variants"]["int8_mixed"] and not (tmp_path / "models").exists()
+    made = built["variants"]["int8_mixed"]["provenance"]["built"]["date"]
+    record = run_comparison(model=str(tiny_bert), data=str(tiny_data), profile="smoke", out=None,
+                            models_dir=tmp_path / "models", threads=1, progress=False, variants="int8_mixed")
+    mixed = record["variants"]["int8_mixed"]
+    assert mixed["provenance"]["built"]["date"] == made and mixed["provenance"]["this_run"] == "measured"
+    assert 0 <= mixed["accuracy"] <= 1 and mixed["details"]["k"] >= 0

@@ -66,7 +66,10 @@ def fine_tune(clf: Classifier, data: SentimentData, steps: int, batch_size: int 
               desc: str = "fine-tuning") -> list[float]:
     """Train `clf` in place for `steps` batches drawn from `data` (train sentences; batches of similar
     lengths, shuffled with `seed`, see `length_grouped_batches`), AdamW with linear decay, on `loss`
-    (default: the labels); returns every step's loss."""
+    (default: the labels); returns every step's loss.
+
+    Dropout draws from torch's global generator, seeded here with `seed` (and restored afterwards):
+    the same inputs train the same model whatever ran before in the process."""
     if steps < 1:
         raise BookError(f"steps must be at least 1, got {steps}.")
     plan = length_grouped_batches(token_lengths(clf, data.sentences), batch_size, steps, seed)
@@ -74,15 +77,21 @@ def fine_tune(clf: Classifier, data: SentimentData, steps: int, batch_size: int 
     optimizer = torch.optim.AdamW(model.parameters(), lr=lr)
     schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 1 - step / steps)
     losses = []
-    try:
-        for rows in tqdm(plan, desc=desc, disable=not progress):
-            batch, labels = next(labelled_batches(clf, data.subset(rows), batch_size))
-            value = loss(model(**batch).logits, labels, torch.tensor(rows))
-            optimizer.zero_grad()
-            value.backward()
-            optimizer.step()
-            schedule.step()
-            losses.append(float(value.detach()))
-    finally:
-        model.eval()
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        try:
+            _train(model, clf, data, plan, batch_size, loss, optimizer, schedule, losses, desc, progress)
+        finally:
+            model.eval()
     return losses
+
+
+def _train(model, clf, data, plan, batch_size, loss, optimizer, schedule, losses, desc, progress) -> None:
+    for rows in tqdm(plan, desc=desc, disable=not progress):
+        batch, labels = next(labelled_batches(clf, data.subset(rows), batch_size))
+        value = loss(model(**batch).logits, labels, torch.tensor(rows))
+        optimizer.zero_grad()
+        value.backward()
+        optimizer.step()
+        schedule.step()
+        losses.append(float(value.detach()))

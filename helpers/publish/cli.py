@@ -32,6 +32,16 @@ def _parser() -> argparse.ArgumentParser:
     compare.add_argument("--store", type=Path, help="where built routes and measurements are kept and reused "
                                                    "(default: $BOOK_STORE, else store/ beside --models-dir)")
     compare.add_argument("--fresh", action="store_true", help="ignore the store: build and measure every route again")
+    routes = commands.add_parser("build-routes", help="build routes into the store without measuring them "
+                                                      "(for another machine or job to measure)")
+    for option in ("--model", "--data"):
+        routes.add_argument(option, help="as for compare")
+    routes.add_argument("--profile", choices=("smoke", "full"), help="as for compare")
+    routes.add_argument("--variants", default="all", help="as for compare")
+    routes.add_argument("--threads", type=int, help="as for compare (trained routes are keyed by it)")
+    routes.add_argument("--seed", type=int, default=0, help="seed of the fixed subsets")
+    routes.add_argument("--store", type=Path, default=Path("store"), help="the store to fill (default: store/)")
+    routes.add_argument("--fresh", action="store_true", help="build again what the store already holds")
     book = commands.add_parser("build-book", help="execute every chapter with papermill, then build the HTML book")
     book.add_argument("--model", help="as for compare")
     book.add_argument("--data", help="as for compare")
@@ -54,6 +64,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "compare":
             return _compare(args)
+        if args.command == "build-routes":
+            return _build_routes(args)
         if args.command == "build-book":
             from .book_build import build_book
 
@@ -85,4 +97,21 @@ def _compare(args) -> int:
     print(comparison_table(record))
     folders = sorted({Path(v["artifact"]).name for v in record["variants"].values() if "artifact" in v})
     print(f"\nwrote {args.out}; models in {args.models_dir}/{{{','.join(folders)}}}")
+    return 0
+
+
+def _build_routes(args) -> int:
+    from ..methods.quantization import known_quantization_warnings_silenced
+    from ..routes.pipeline import run_comparison
+
+    if args.fresh:
+        os.environ["BOOK_FRESH"] = "1"
+    with known_quantization_warnings_silenced():
+        built = run_comparison(model=args.model, data=args.data, profile=args.profile, out=None,
+                               models_dir=args.store.parent / "models", threads=args.threads, seed=args.seed,
+                               variants=args.variants, store_dir=args.store, measure=False)  # writes no models/
+    for name, entry in built["variants"].items():
+        made = entry.get("provenance", {}).get("built", {})
+        print(f"{name}: {entry.get('skipped') or 'built ' + made.get('date', '?')}")
+    print(f"store: {built['store']}")
     return 0

@@ -22,7 +22,7 @@ from ..measure.statistics import add_statistics
 from .report import SCHEMA_VERSION, write_json
 from .configs import RunSettings
 from .keys import BuildData, build_key, measurement_key, measurement_settings
-from .store import Store
+from .store import Store, made_here
 from .variants import BASELINE, VARIANTS, BuildInputs, Variant, build_variant, save_route, select_variants
 
 
@@ -69,16 +69,38 @@ def _eval_info(evaluation: Evaluation | None) -> dict | None:
 
 
 def run_routes(chosen: list[Variant], fp32: Classifier, run: RunSettings, inputs_for, models_dir: Path,
-               measurer: Measurer, store: Store, data: BuildData, progress: bool = True,
-               desc: str = "variants") -> tuple[dict, dict | None]:
+               measurer: Measurer | None, store: Store, data: BuildData, progress: bool = True,
+               desc: str = "variants", keep_models: bool = True) -> tuple[dict, dict | None]:
     """Build, save (in `models_dir/<route>/`) and measure each chosen route in order, each from the
     store when its key is there; returns the records and the first route's evaluation settings.
 
     A route this machine cannot run is recorded as skipped. A stacked route starts from its parent's
-    model (built once, kept while a later route needs it, else loaded from the store); its
-    `setup_seconds` count the parent's build too, its details hold the parent's and its own step's
-    seconds. A compiled route is stored uncompiled: measuring it again means compiling it again."""
+    model (built once, kept while a later route needs it, else loaded from the store or built again);
+    its `setup_seconds` count the parent's build too, its details hold the parent's and its own step's
+    seconds. A compiled route is stored uncompiled: measuring it again means compiling it again.
+    Without a `measurer`, routes are only built into the store (nothing is published or measured).
+    With `keep_models=False` only measurements are stored (models of random weights, for example)."""
     records, evaluation, kept, stored, keys = {}, None, {}, {}, {}
+
+    def build(variant, config):
+        parent = None
+        if variant.parent:
+            parent = kept.get(variant.parent)
+            if parent is None and stored.get(variant.parent, {}).get("path"):
+                parent = VARIANTS[variant.parent].load(stored[variant.parent]["path"], data.threads)
+            if parent is None:  # its measurement was reused and its model not kept: build it again
+                p = VARIANTS[variant.parent]
+                with fixed_threads(data.threads):
+                    parent = build_variant(p, fp32, p.configure(run), inputs_for(p))[0]
+        with fixed_threads(data.threads):
+            built, details, seconds = build_variant(variant, fp32, config, inputs_for(variant), parent)
+        if variant.parent:
+            own = records[variant.parent]
+            details = {**own.get("details", {}), **details, "parent": variant.parent,
+                       "own_setup_seconds": round(seconds, 3)}
+            seconds += own["setup_seconds"]
+        return built, {"setup_seconds": round(seconds, 3), "details": details}
+
     for i, variant in enumerate(tqdm(chosen, desc=desc, disable=not progress)):
         config = variant.configure(run)
         entry = {**describe_variant(variant), "config": config.as_dict()}
@@ -88,49 +110,52 @@ def run_routes(chosen: list[Variant], fp32: Classifier, run: RunSettings, inputs
         if reason:
             records[variant.name] = {**entry, "skipped": reason}
             continue
-        keys[variant.name] = build = build_key(variant, config, keys.get(variant.parent), data)
-        measure_key = measurement_key(build, keys.get(BASELINE), measurer.settings)
-        model = store.find_model(variant.name, build)
-        measured = store.find_measurement(variant.name, measure_key) if model else None
+        keys[variant.name] = key = build_key(variant, config, keys.get(variant.parent), data)
+        measure_key = measurement_key(key, keys.get(BASELINE), measurer.settings) if measurer else None
+        model = store.find_model(variant.name, key) if keep_models else None
+        measured = (store.find_measurement(variant.name, measure_key)
+                    if measurer and (model or not keep_models) else None)
         built = None
-        if model is None or (measured is None and variant.compiled):
-            parent = None
-            if variant.parent:
-                parent = kept.get(variant.parent) or VARIANTS[variant.parent].load(
-                    stored[variant.parent]["path"], data.threads)
-            with fixed_threads(data.threads):
-                built, details, seconds = build_variant(variant, fp32, config, inputs_for(variant), parent)
-            if variant.parent:
-                own = records[variant.parent]
-                details = {**own.get("details", {}), **details, "parent": variant.parent,
-                           "own_setup_seconds": round(seconds, 3)}
-                seconds += own["setup_seconds"]
+        if (keep_models and model is None) or (measurer and measured is None and (variant.compiled or not model)):
+            built, info = build(variant, config)
 
-            def save(folder, built=built, config=config, details=details):
+            def save(folder, built=built, config=config, details=info["details"]):
                 weights = save_route(variant, built, config, details, folder)
-                return {"weights": str(weights.relative_to(folder))}
+                return {"weights": str(weights.relative_to(folder)), "checkpoint_bytes": weights.stat().st_size}
 
-            model = store.put_model(variant.name, build, save,
-                                    {"setup_seconds": round(seconds, 3), "details": details})
-        stored[variant.name] = model
+            if keep_models:
+                model = store.put_model(variant.name, key, save, info)
+            else:  # saved once, for its checkpoint's size; kept in the measurement only
+                model = {**info, **save(Path(models_dir) / variant.name), "made": made_here()}
+        stored[variant.name] = model or {}
+        later = {v.parent for v in chosen[i + 1:]}
+        kept = {name: clf for name, clf in kept.items() if name in later}
+        if built is not None and variant.name in later and not variant.compiled:
+            kept[variant.name] = built
+        if measurer is None:  # build only (a CI job that fills the store for another to measure)
+            records[variant.name] = {**entry, "setup_seconds": model["setup_seconds"],
+                                     "provenance": {"built": _provenance(model, model, False)["built"]}}
+            continue
         ran = measured is None
         if ran:
             if built is None:
                 built = variant.load(model["path"], data.threads)
             value, result = measurer.measure(built)
-            measured = store.put_measurement(variant.name, measure_key, {"entry": value, "eval": _eval_info(result)})
+            model_info = {k: model.get(k) for k in ("setup_seconds", "details", "checkpoint_bytes", "made")}
+            measured = store.put_measurement(variant.name, measure_key, {"entry": value, "eval": _eval_info(result),
+                                                                         "build": model_info})
+        model = model or measured["value"]["build"]
         evaluation = evaluation or measured["value"]["eval"]
-        directory = store.publish_model(model, Path(models_dir) / variant.name)
+        published, checkpoint = {}, model.get("checkpoint_bytes")
+        if keep_models:
+            directory = store.publish_model(model, Path(models_dir) / variant.name)
+            published = {"artifact": str(directory.resolve())}
+            checkpoint = (directory / model["weights"]).stat().st_size
         details = model.get("details") or {}
         records[variant.name] = {
-            **entry, "setup_seconds": model["setup_seconds"], "artifact": str(directory.resolve()),
-            "checkpoint_bytes": (directory / model["weights"]).stat().st_size,
+            **entry, "setup_seconds": model["setup_seconds"], **published, "checkpoint_bytes": checkpoint,
             **({"details": details} if details else {}), **measured["value"]["entry"],
             "provenance": _provenance(model, measured, ran)}
-        later = {v.parent for v in chosen[i + 1:]}
-        kept = {name: clf for name, clf in kept.items() if name in later}
-        if built is not None and variant.name in later and not variant.compiled:
-            kept[variant.name] = built
     return records, evaluation
 
 
@@ -148,12 +173,15 @@ def run_comparison(
     variants: str | list[str] | None = None,
     order: str = "length",
     store_dir: str | Path | None = None,
+    measure: bool = True,
 ) -> dict:
     """Build and measure every chosen route (default: all), save each, and write the JSON record to `out`
     (None: return it only).
 
     Every built route and measurement is kept in the store (`store_dir`, default `$BOOK_STORE`, else
-    `store/` beside `models_dir`) and reused while nothing it depends on has changed (see `keys`)."""
+    `store/` beside `models_dir`) and reused while nothing it depends on has changed (see `keys`).
+    With `measure=False` the routes are only built into the store: the record lists them, unmeasured,
+    and is not written."""
     prof = resolve_profile(profile)
     threads = default_threads() if threads is None else threads
     check_settings(threads, batch_size, padding, order)  # before hours of loading, not after
@@ -173,12 +201,12 @@ def run_comparison(
                           train=sentences_digest(train.sentences, train.labels) if train else None,
                           threads=threads)
 
-    def measure(clf):
+    def measure_one(clf):
         return measure_variant(clf, examples, prof, threads, batch_size, padding, timed, progress=False,
                                baseline=fp32, seed=seed, order=order)
 
-    measurer = Measurer(measure, measurement_settings(
-        measure, ["helpers.measure.measurement"], threads,
+    measurer = Measurer(measure_one, measurement_settings(
+        measure_one, ["helpers.measure.measurement"], threads,
         examples=sentences_digest(examples.sentences, examples.labels), timed=sentences_digest(timed),
         timing={"repeats": prof.repeats, "warmup": prof.warmup, "seq_lens": list(prof.seq_lens),
                 "shape_budget_s": prof.shape_budget_s},
@@ -191,7 +219,10 @@ def run_comparison(
             return inputs
 
         record_variants, evaluation = run_routes(chosen, fp32, RunSettings.from_profile(prof, seed), inputs_for,
-                                                 models_dir, measurer, store, data_keys, progress)
+                                                 models_dir, measurer if measure else None, store, data_keys,
+                                                 progress)
+    if not measure:
+        return {"variants": record_variants, "store": str(store.root)}
 
     record = {
         "schema_version": SCHEMA_VERSION,

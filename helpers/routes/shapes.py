@@ -104,8 +104,9 @@ def run_shape_comparison(model: str | None = None, data: str | None = None, prof
             inputs.scratch.mkdir(parents=True)
             return inputs
 
+        # random weights: only the measurements are worth keeping in the store
         results, _ = run_routes(chosen, shaped, run, inputs_for, Path(scratch) / "models", measurer, store,
-                                data_keys, progress, "DistilBERT shape")
+                                data_keys, progress, "DistilBERT shape", keep_models=False)
     for entry in results.values():
         entry.pop("artifact", None)
         if "latency" in entry:
