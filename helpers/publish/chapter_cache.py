@@ -17,7 +17,7 @@ from pathlib import Path
 import nbformat
 
 from ..core.fingerprints import PACKAGE, digest, file_digest, source_digest
-from ..routes.store import made_here
+from ..routes.store import KEY_CHARS, made_here
 
 EXECUTED = "executed.ipynb"
 ENTRY = "entry.json"
@@ -94,8 +94,7 @@ def with_current_prose(executed, source):
         cells.append(next(ran))
         if "parameters" in cell.metadata.get("tags", []):
             cells.extend(injected)
-    merged = nbformat.from_dict({**executed, "cells": cells})
-    return merged
+    return nbformat.from_dict({**executed, "cells": cells})
 
 
 def mark_provenance(nb, line: str) -> bool:
@@ -116,7 +115,7 @@ class ChapterCache:
         self.root, self.fresh, self.log = Path(root) / "chapters", fresh, log
 
     def _folder(self, stem: str, key: str) -> Path:
-        return self.root / stem / key[:20]
+        return self.root / stem / key[:KEY_CHARS]
 
     def find(self, stem: str, key: str, current: dict[str, dict[str, str]]) -> tuple[Path, dict] | None:
         """The executed chapter stored under `key`, if it is intact and every measurement it read is current."""

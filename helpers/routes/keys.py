@@ -14,7 +14,8 @@ from dataclasses import dataclass
 
 import torch
 
-from ..core.fingerprints import digest, function_digest, library_versions, source_digest
+from ..core.fingerprints import (digest, function_digest, library_versions, model_digest, sentences_digest,
+                                 source_digest)
 from ..measure.environment import cpu_model_and_flags
 from .configs import RouteConfig
 from .variants import Variant
@@ -28,6 +29,13 @@ class BuildData:
     calibration: str | None = None
     train: str | None = None
     threads: int = 1
+
+    @classmethod
+    def of(cls, clf, calibration: list[str], train, threads: int) -> "BuildData":
+        """The fingerprints of a run's source classifier, calibration sentences and labelled train sentences."""
+        return cls(model=model_digest(clf.model, clf.tokenizer),
+                   calibration=sentences_digest(calibration) if calibration else None,
+                   train=sentences_digest(train.sentences, train.labels) if train else None, threads=threads)
 
 
 def machine() -> dict:

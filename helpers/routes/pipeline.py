@@ -10,7 +10,7 @@ from typing import Callable
 
 from tqdm.auto import tqdm
 
-from ..core.fingerprints import model_digest, sentences_digest
+from ..core.fingerprints import sentences_digest
 from ..core.models import Classifier, load_classifier
 from ..data.sst2 import calibration_sentences, load_sst2, training_examples
 from ..measure.environment import default_threads, describe_environment
@@ -56,11 +56,13 @@ class Measurer:
     settings: dict
 
 
+def _where_and_when(made: dict) -> dict:
+    return {k: made[k] for k in ("date", "cpu", "cpu_flags", "commit")}
+
+
 def _provenance(model: dict, measured: dict, ran: bool) -> dict:
     """Where and when a route was built and measured, and whether this run measured it or reused it."""
-    def short(made):
-        return {k: made[k] for k in ("date", "cpu", "cpu_flags", "commit")}
-    return {"built": short(model["made"]), "measured": short(measured["made"]),
+    return {"built": _where_and_when(model["made"]), "measured": _where_and_when(measured["made"]),
             "this_run": "measured" if ran else "reused from the store", "key": measured["key"]}
 
 
@@ -134,7 +136,7 @@ def run_routes(chosen: list[Variant], fp32: Classifier, run: RunSettings, inputs
             kept[variant.name] = built
         if measurer is None:  # build only (a CI job that fills the store for another to measure)
             records[variant.name] = {**entry, "setup_seconds": model["setup_seconds"],
-                                     "provenance": {"built": _provenance(model, model, False)["built"]}}
+                                     "provenance": {"built": _where_and_when(model["made"])}}
             continue
         ran = measured is None
         if ran:
@@ -196,10 +198,7 @@ def run_comparison(
     fp32 = load_classifier(model)
     models_dir = Path(models_dir)
     store = Store.at(store_dir or Path(models_dir).parent / "store", log=tqdm.write)
-    data_keys = BuildData(model=model_digest(fp32.model, fp32.tokenizer),
-                          calibration=sentences_digest(calibration) if calibration else None,
-                          train=sentences_digest(train.sentences, train.labels) if train else None,
-                          threads=threads)
+    data_keys = BuildData.of(fp32, calibration, train, threads)
 
     def measure_one(clf):
         return measure_variant(clf, examples, prof, threads, batch_size, padding, timed, progress=False,

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import torch
 
-from ..core.fingerprints import model_digest, sentences_digest
+from ..core.fingerprints import sentences_digest
 from ..core.models import Classifier, load_classifier
 from ..data.sst2 import calibration_sentences, fixed_subset, load_sst2, training_examples
 from ..measure.environment import default_threads, describe_environment
@@ -88,10 +88,7 @@ def run_shape_comparison(model: str | None = None, data: str | None = None, prof
     measurer = Measurer(measure, measurement_settings(
         measure, ["helpers.measure.latency", "helpers.measure.size"], threads, timed=sentences_digest(timed),
         warmup=prof.warmup, budget_s=SHAPE_LATENCY_BUDGET_S))
-    data_keys = BuildData(model=model_digest(shaped.model, shaped.tokenizer),
-                          calibration=sentences_digest(calibration) if calibration else None,
-                          train=sentences_digest(train.sentences, train.labels) if train else None,
-                          threads=threads)
+    data_keys = BuildData.of(shaped, calibration, train, threads)
     store = Store.at(store_dir or Path(out).resolve().parent.parent / "store")
 
     # Only batch 1 is timed here, so compiled routes compile for batch 1 only.

@@ -14,7 +14,7 @@ import json
 import os
 import shutil
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -59,7 +59,6 @@ class Store:
     root: Path
     fresh_since: float | None = None
     log: object = print
-    damaged: list[str] = field(default_factory=list)
 
     @classmethod
     def at(cls, fallback: Path, log=print) -> "Store":
@@ -69,7 +68,6 @@ class Store:
         return self.fresh_since is not None and made.get("unix", 0) < self.fresh_since
 
     def _damaged(self, path: Path, why: str) -> None:
-        self.damaged.append(str(path))
         self.log(f"store: {path} is damaged ({why}); rebuilding it")
         if path.is_dir():
             shutil.rmtree(path, ignore_errors=True)
