@@ -234,6 +234,7 @@ def build_book(model=None, data=None, profile=None, seed: int = 0, repo: Path = 
     from ..measure.environment import default_threads
     from ..measure.profiles import resolve_profile
     from ..routes.pipeline import run_comparison
+    from ..routes.report import measurement_keys
     from ..routes.shapes import run_shape_comparison
     from ..routes.store import default_store_dir
 
@@ -266,8 +267,7 @@ def build_book(model=None, data=None, profile=None, seed: int = 0, repo: Path = 
                                                variants=variants),
                   "shape": run_shape_comparison(parameters["model"], parameters["data"], chosen.name,
                                                 results / "distilbert_shape.json", seed=seed, variants=variants)}
-        current = {kind: {n: v["provenance"]["key"] for n, v in record["variants"].items() if "provenance" in v}
-                   for kind, record in routes.items()}
+        current = {kind: measurement_keys(record) for kind, record in routes.items()}
         log(f"  routes ready in {time.perf_counter() - start:.0f} s")
         context = build_context(fp32, parameters["data"], chosen, default_threads())
         cache = ChapterCache(store, fresh=fresh, log=log)

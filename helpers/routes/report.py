@@ -40,6 +40,11 @@ def load_comparison(path: str | Path) -> dict:
     return record
 
 
+def measurement_keys(record: dict) -> dict[str, str]:
+    """The store key of each route's measurement in a record (skipped routes have none)."""
+    return {name: v["provenance"]["key"] for name, v in record["variants"].items() if "provenance" in v}
+
+
 def measured(record: dict) -> dict[str, dict]:
     """The variants that ran (skipped ones left out), in record order."""
     return {n: v for n, v in record["variants"].items() if "skipped" not in v}

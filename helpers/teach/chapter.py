@@ -7,7 +7,6 @@ from pathlib import Path
 
 import torch
 
-from ..core.errors import BookError
 from ..core.quiet import quiet_third_party_output
 from ..core.sources import display_name, resolve_data, resolve_model
 from ..data.sst2 import SentimentData, calibration_sentences, load_sst2, training_examples
@@ -121,11 +120,12 @@ def _log_reads(kind: str, record: dict) -> None:
     import json
     import os
 
+    from ..routes.report import measurement_keys
+
     path = os.environ.get("BOOK_READS")
     if path:
-        keys = {name: v["provenance"]["key"] for name, v in record["variants"].items() if "provenance" in v}
         with open(path, "a") as f:
-            f.write(json.dumps({"kind": kind, "keys": keys}) + "\n")
+            f.write(json.dumps({"kind": kind, "keys": measurement_keys(record)}) + "\n")
 
 
 def comparison_for(chapter: Chapter, progress: bool = True, variants: str | list[str] | None = None) -> dict:
