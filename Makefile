@@ -41,18 +41,21 @@ book: install
 ## $BOOK_MODEL (the shared MiniLM, a BERT) and with a small DistilBERT classifier made here (the reference
 ## architecture); then the reader's path: JupyterLab installed by `make lab`, every chapter run from
 ## chapters/ without papermill
+## Tests that time nothing run on every core (pytest-xdist); OpenMP threads that wait sleep instead of
+## spinning, so two workers' torch threads do not starve each other. Book builds time routes: one at a time.
 TINY_DISTILBERT := _build/tiny-distilbert
 DISTILBERT_SITE := _build/distilbert
+PYTEST_PARALLEL := OMP_WAIT_POLICY=PASSIVE $(PY) -m pytest -q -n auto
 test: install
 	$(VENV)/bin/lint-imports --no-cache
-	HF_HUB_OFFLINE=1 $(PY) -m pytest -q -m "not browser and not reader"
+	HF_HUB_OFFLINE=1 $(PYTEST_PARALLEL) -m "not browser and not reader"
 	HF_HUB_OFFLINE=1 $(PY) -m helpers build-book --profile smoke
-	BOOK_REQUIRE_HTML=1 $(PY) -m pytest -q -m browser
+	BOOK_REQUIRE_HTML=1 $(PYTEST_PARALLEL) -m browser
 	$(PY) tests/tiny_models.py distilbert $(TINY_DISTILBERT)
 	HF_HUB_OFFLINE=1 $(PY) -m helpers build-book --profile smoke --model $(TINY_DISTILBERT) --site $(DISTILBERT_SITE)
-	BOOK_SITE=$(DISTILBERT_SITE) BOOK_REQUIRE_HTML=1 $(PY) -m pytest -q -m browser
+	BOOK_SITE=$(DISTILBERT_SITE) BOOK_REQUIRE_HTML=1 $(PYTEST_PARALLEL) -m browser
 	$(MAKE) lab-install
-	BOOK_PROFILE=smoke HF_HUB_OFFLINE=1 BOOK_REQUIRE_LAB=1 $(PY) -m pytest -q -m reader
+	BOOK_PROFILE=smoke HF_HUB_OFFLINE=1 BOOK_REQUIRE_LAB=1 $(PYTEST_PARALLEL) -m reader
 
 ## clean: the built book, results and models (the store stays: clean-store removes it too)
 clean:

@@ -54,6 +54,14 @@ def test_a_measurement_key_adds_threads_and_settings_to_the_build():
                 measurement_key("b", "fp32", {**settings, "machine": {"cpu": "y"}})}) == 4
 
 
+def test_a_measurement_stored_in_an_older_layout_is_not_read(monkeypatch):
+    import helpers.routes.keys as keys_module
+
+    before = measurement_key("b", "fp32", {"threads": 2})
+    monkeypatch.setattr(keys_module, "MEASUREMENT_LAYOUT", keys_module.MEASUREMENT_LAYOUT + 1)
+    assert measurement_key("b", "fp32", {"threads": 2}) != before
+
+
 def test_code_keys_follow_the_helpers_each_builder_runs(tmp_path):
     import helpers
 
@@ -158,3 +166,28 @@ def test_routes_built_without_measuring_are_measured_later_from_the_store(tmp_pa
     mixed = record["variants"]["int8_mixed"]
     assert mixed["provenance"]["built"]["date"] == made and mixed["provenance"]["this_run"] == "measured"
     assert 0 <= mixed["accuracy"] <= 1 and mixed["details"]["k"] >= 0
+
+
+def test_a_locked_store_makes_another_process_wait(tmp_path):
+    """Two chapters open at once: while one run holds the store, another cannot take it (it waits)."""
+    import subprocess
+    import sys
+
+    from helpers.routes.store import Store
+
+    probe = ("import fcntl, sys\n"
+             "with open(sys.argv[1], 'w') as f:\n"
+             "    try:\n"
+             "        fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)\n"
+             "    except BlockingIOError:\n"
+             "        sys.exit(3)\n")
+
+    def other_process_gets_it():
+        done = subprocess.run([sys.executable, "-c", probe, str(tmp_path / "store" / ".lock")])
+        assert done.returncode in (0, 3)
+        return done.returncode == 0
+
+    store = Store(tmp_path / "store")
+    with store.locked():
+        assert not other_process_gets_it()
+    assert other_process_gets_it()

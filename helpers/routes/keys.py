@@ -64,6 +64,12 @@ def measurement_settings(measure, modules: list[str], threads: int, **settings) 
             "code": digest([source_digest(modules), inspect.getsource(measure)])}
 
 
+# How `run_routes` lays out a stored measurement ({"entry", "eval", "build"}): part of every measurement's
+# key, so that a measurement stored by an older layout is measured again instead of being misread.
+# Raise it whenever that layout changes.
+MEASUREMENT_LAYOUT = 2
+
+
 def measurement_key(build: str, baseline: str | None, settings: dict) -> str:
     """The key of measuring the route built under `build` (timed beside the baseline built under `baseline`)."""
-    return digest({"build": build, "baseline": baseline, **settings})
+    return digest({"build": build, "baseline": baseline, "layout": MEASUREMENT_LAYOUT, **settings})

@@ -211,7 +211,7 @@ def run_comparison(
                 "shape_budget_s": prof.shape_budget_s},
         eval={"batch_size": batch_size, "padding": padding, "order": order}, seed=seed))
 
-    with tempfile.TemporaryDirectory(prefix="book-variants-") as scratch:
+    with store.locked(), tempfile.TemporaryDirectory(prefix="book-variants-") as scratch:
         def inputs_for(variant):
             inputs = BuildInputs(calibration, threads, Path(scratch) / variant.name, train=train)
             inputs.scratch.mkdir(parents=True)

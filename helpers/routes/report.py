@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 from ..core.errors import BookError
@@ -15,10 +16,12 @@ REQUIRED_VARIANT_KEYS = ("accuracy", "predictions", "size_bytes", "latency_ms", 
 
 
 def write_json(record: dict, path: str | Path) -> Path:
-    """Write `record` as indented JSON, creating parent directories."""
+    """Write `record` as indented JSON, creating parent directories; a reader never sees half a file."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(record, indent=2) + "\n")
+    partial = path.with_name(f".{path.name}.{os.getpid()}.partial")
+    partial.write_text(json.dumps(record, indent=2) + "\n")
+    partial.replace(path)
     return path
 
 

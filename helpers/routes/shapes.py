@@ -95,7 +95,7 @@ def run_shape_comparison(model: str | None = None, data: str | None = None, prof
     # Nothing is trained on random weights (recovery and distillation steps stay 0).
     run = RunSettings(calibration_sentences=len(calibration), train_sentences=len(train) if train else 0,
                       batch_sizes=(1,), seed=seed)
-    with tempfile.TemporaryDirectory(prefix="book-shape-") as scratch:
+    with store.locked(), tempfile.TemporaryDirectory(prefix="book-shape-") as scratch:
         def inputs_for(variant):
             inputs = BuildInputs(calibration, threads, Path(scratch) / "build" / variant.name, train=train)
             inputs.scratch.mkdir(parents=True)

@@ -10,10 +10,12 @@ everything is computed again, once.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import shutil
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -63,6 +65,18 @@ class Store:
     @classmethod
     def at(cls, fallback: Path, log=print) -> "Store":
         return cls(default_store_dir(fallback), fresh_since_from_environment(), log)
+
+    @contextmanager
+    def locked(self):
+        """Hold the store alone while a run builds, publishes and writes (two chapters open at once, or a
+        chapter beside `make book`: the second waits, then reuses what the first built)."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        with open(self.root / ".lock", "w") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                yield self
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
 
     def _stale(self, made: dict) -> bool:
         return self.fresh_since is not None and made.get("unix", 0) < self.fresh_since
