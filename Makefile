@@ -42,17 +42,19 @@ book: install
 ## architecture); then the reader's path: JupyterLab installed by `make lab`, every chapter run from
 ## chapters/ without papermill
 ## Tests that time nothing run on every core (pytest-xdist); OpenMP threads that wait sleep instead of
-## spinning, so two workers' torch threads do not starve each other. Book builds time routes: one at a time.
+## spinning, so two workers' torch threads do not starve each other. The test books measure every route
+## alone, then execute two chapters at a time (their pages say so; `make book` executes one at a time).
 TINY_DISTILBERT := _build/tiny-distilbert
 DISTILBERT_SITE := _build/distilbert
 PYTEST_PARALLEL := OMP_WAIT_POLICY=PASSIVE $(PY) -m pytest -q -n auto
 test: install
 	$(VENV)/bin/lint-imports --no-cache
 	HF_HUB_OFFLINE=1 $(PYTEST_PARALLEL) -m "not browser and not reader"
-	HF_HUB_OFFLINE=1 $(PY) -m helpers build-book --profile smoke
+	HF_HUB_OFFLINE=1 $(PY) -m helpers build-book --profile smoke --jobs 2
 	BOOK_REQUIRE_HTML=1 $(PYTEST_PARALLEL) -m browser
 	$(PY) tests/tiny_models.py distilbert $(TINY_DISTILBERT)
-	HF_HUB_OFFLINE=1 $(PY) -m helpers build-book --profile smoke --model $(TINY_DISTILBERT) --site $(DISTILBERT_SITE)
+	HF_HUB_OFFLINE=1 $(PY) -m helpers build-book --profile smoke --jobs 2 --model $(TINY_DISTILBERT) \
+		--site $(DISTILBERT_SITE)
 	BOOK_SITE=$(DISTILBERT_SITE) BOOK_REQUIRE_HTML=1 $(PYTEST_PARALLEL) -m browser
 	$(MAKE) lab-install
 	BOOK_PROFILE=smoke HF_HUB_OFFLINE=1 BOOK_REQUIRE_LAB=1 $(PYTEST_PARALLEL) -m reader

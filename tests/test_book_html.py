@@ -143,36 +143,42 @@ def test_glued_numbers_match_the_comparison_record(browser):
 
 
 def test_the_closing_chapter_and_the_intro_quote_this_builds_routes(browser):
-    from helpers import shape_rows, summaries
+    from helpers import recommend, shape_rows, summaries
+    from helpers.core.sources import display_name
 
     record = json.loads((RESULTS / "comparison.json").read_text())
     shape = json.loads((RESULTS / "distilbert_shape.json").read_text())
-    rows = [r for r in summaries(record) if "skipped" not in r]
-    fastest = max(rows, key=lambda r: r["speedup"])
-    smallest = min((r for r in rows if r["accuracy_delta_pts"] >= -0.5), key=lambda r: r["size_pct"])
+    rows = {r["name"]: r for r in summaries(record)}
+    advice = recommend(record)["same_model"]  # accuracy first: never the fastest route regardless
+    fastest, smallest = rows[advice["fastest"]], rows[advice["smallest"]]
     shape_fp32 = next(r for r in shape_rows(shape) if r["route"] == "fp32")
     common = [fastest["label"], f"{fastest['speedup']:.2f}×", smallest["label"], f"{smallest['size_pct']:.0f}%"]
     expected = {
-        "book/intro": common,
+        "book/intro": common + [display_name(record["model"])],
         "chapters/12_choosing_a_route": common + [f"{shape_fp32['size_mib']:.1f} MiB"]
-        + [r["label"] for r in summaries(record)],
+        + [r["label"] for r in rows.values()],
     }
     assert_pages_show(browser, expected, "this build's records")
 
 
 def test_the_statistics_quoted_are_the_records(browser):
     from helpers.routes.report import statistics_rows
+    from helpers.routes.variants import introduced_by
 
     record = json.loads((RESULTS / "comparison.json").read_text())
     rows = statistics_rows(record)
     fp32_lo, fp32_hi = (100 * x for x in rows[0]["accuracy_ci95"])
     dynamic = record["variants"]["int8_dynamic"]["vs_fp32"]
-    others = [r for r in rows if "speedup" in r]
-    fp32_runs = [r["fp32_interleaved_ms"] for r in others]
+
+    def timed_beside_fp32(chapter):  # each chapter shows the routes introduced by then, no later one
+        return [r for r in rows if "speedup" in r and r["route"] in introduced_by(chapter)]
+
+    in_9 = timed_beside_fp32(9)
+    fp32_runs = [r["fp32_interleaved_ms"] for r in timed_beside_fp32(4)]
     expected = {
         "chapters/09_is_it_real": [f"from {fp32_lo:.1f}% to {fp32_hi:.1f}%", f"p = {dynamic['mcnemar_p']:.2f}",
                                    f"k = {record['variants']['int8_mixed']['details']['k']}"]
-        + [f"{r['speedup']:.2f}×" for r in others] + [f"{r['delta_pts']:+.2f}" for r in others],
+        + [f"{r['speedup']:.2f}×" for r in in_9] + [f"{r['delta_pts']:+.2f}" for r in in_9],
         "chapters/04_benchmark": [f"from {min(fp32_runs):.2f} to {max(fp32_runs):.2f} ms"],
     }
     assert_pages_show(browser, expected, "results/comparison.json")
@@ -187,3 +193,27 @@ def test_chapters_offer_binder_and_colab_for_this_repository(doc):
     html = (HTML / f"{doc}.html").read_text()
     assert f"https://mybinder.org/v2/gh/{repository}/main?urlpath=lab/tree/{doc}.ipynb" in html
     assert f"https://colab.research.google.com/github/{repository}/blob/main/{doc}.ipynb" in html
+
+
+def test_the_downloadable_notebooks_name_no_path_of_the_machine():
+    """The executed notebooks behind each page's download button: papermill's injected parameters
+    and metadata say which model and data, relative to the book, never where they lay."""
+    _require_book()
+    sources = sorted((HTML / "_sources").glob("**/*.ipynb"))
+    assert sources
+    for path in sources:
+        text = path.read_text()
+        assert not [p for p in MACHINE_PATHS if p in text], path.name
+
+
+@pytest.mark.parametrize("doc", [doc for doc in PAGES if doc.startswith("chapters/")])
+def test_no_chapter_shows_a_route_before_the_chapter_that_introduces_it(doc):
+    """The book's path runs forward: chapter n's tables, figures and text name no route that a later
+    chapter introduces (each registry entry says which chapter that is)."""
+    _require_book()
+    from helpers import VARIANTS
+
+    number = int(Path(doc).name.split("_")[0])
+    text = (HTML / f"{doc}.html").read_text()
+    later = [v.label for v in VARIANTS.values() if v.chapter > number and v.label in text]
+    assert not later, f"{doc} shows routes that later chapters introduce: {later}"

@@ -190,3 +190,21 @@ def test_chapters_say_in_a_sentence_when_this_machine_skipped_their_route(tmp_pa
         target = tmp_path / f"{chapter}.ipynb"
         execute_chapter(REPO / "chapters" / f"{chapter}.ipynb", target, parameters, cell_timeout_s=600)
         assert "This machine skipped" in target.read_text() and reason in target.read_text()
+
+
+def test_injected_paths_are_shown_relative_to_the_book(tmp_path):
+    import nbformat
+
+    from helpers.publish.book_build import without_machine_paths
+
+    repo, tree = tmp_path / "repo", tmp_path / "repo/_build/next/tree"
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell(
+        f'model = "/srv/copies/minilm"\noutput_dir = "{repo}/_build/next/results"\nseed = 0',
+        metadata={"tags": ["injected-parameters"]})]
+    nb.metadata["papermill"] = {"input_path": f"{repo}/chapters/a.ipynb", "output_path": f"{tree}/chapters/a.ipynb",
+                                "parameters": {"model": "/srv/copies/minilm", "seed": 0}}
+    without_machine_paths(nb, (tree, repo))
+    assert nb.cells[0].source == 'model = "…/minilm"\noutput_dir = "_build/next/results"\nseed = 0'
+    assert nb.metadata["papermill"] == {"input_path": "chapters/a.ipynb", "output_path": "chapters/a.ipynb",
+                                        "parameters": {"model": "…/minilm", "seed": 0}}

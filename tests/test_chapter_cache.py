@@ -133,3 +133,32 @@ def test_a_chapter_key_follows_its_own_helpers_not_the_routes_behind_its_record(
     assert after[0] == before[0] and after[1] != before[1]
     last = edit("teach/chapter.py")  # where comparison_for lives
     assert last[0] != after[0] and last[1] == after[1]
+
+
+def test_chapters_run_side_by_side_say_so_and_are_not_reused_one_at_a_time(tmp_path, tiny_bert, tiny_data):
+    """`jobs=2`: two chapters execute at once in worker processes, each logs what it read, each page
+    says it ran beside another; a one-at-a-time build runs them again (their timings were shared)."""
+    repo = tmp_path / "repo"
+    (repo / "chapters").mkdir(parents=True)
+    (repo / "_toc.yml").write_text("format: jb-book\nroot: intro\nchapters:\n"
+                                   "  - file: chapters/one\n  - file: chapters/two\n")
+    _notebook(repo / "chapters" / "one.ipynb")
+    _notebook(repo / "chapters" / "two.ipynb", code="import os\nprint('policy', os.environ.get('OMP_WAIT_POLICY'))")
+    parameters = {"model": str(tiny_bert), "data": str(tiny_data), "profile": "smoke", "seed": 0,
+                  "output_dir": str(tmp_path / "results")}
+    cache = ChapterCache(tmp_path / "store", log=lambda *_: None)
+    current = {"comparison": {"fp32": "key-1"}}
+
+    def build(jobs):
+        done = execute_chapters(tmp_path / "tree", parameters, repo, lambda *_: None, 120, cache, {"machine": "m"},
+                                current, jobs=jobs)
+        return done, {name: _text(nbformat.read(tmp_path / "tree" / "chapters" / f"{name}.ipynb", as_version=4))
+                      for name in ("one", "two")}
+
+    done, pages = build(2)
+    assert all(d["ran"] for d in done.values())
+    assert all("2 chapters at a time" in page for page in pages.values())
+    assert "answer 42" in pages["one"] and "policy PASSIVE" in pages["two"]
+    assert not any(d["ran"] for d in build(2)[0].values())  # the same way again: reused (reads were logged)
+    done, pages = build(1)
+    assert all(d["ran"] for d in done.values()) and "at a time" not in pages["one"]

@@ -84,9 +84,18 @@ def test_compare_smoke_end_to_end(tmp_path, shared_model, shared_data):
     assert record["variants"]["onnx_int8_dynamic"]["operators"] is None  # not a PyTorch module
     advice = recommend(record, max_drop_pts=0.5)
     rows = {r["name"]: r for r in summaries(record)}
-    allowed = [r for r in rows.values() if r["accuracy_delta_pts"] >= -0.5]
-    assert rows[advice["fastest"]]["latency_ms"] == min(r["latency_ms"] for r in allowed)
-    assert rows[advice["smallest"]]["size_bytes"] == min(r["size_bytes"] for r in allowed)
+    variants = record["variants"]
+    allowed = [r for n, r in rows.items() if n != "fp32" and r["accuracy_delta_pts"] >= -0.5
+               and variants[n]["vs_fp32"]["mcnemar_p"] >= 0.05 and not variants[n]["changes_model"]]
+    same = advice["same_model"]
+    assert rows[same["fastest"]]["latency_ms"] == min(r["latency_ms"] for r in allowed)
+    assert rows[same["smallest"]]["size_bytes"] == min(r["size_bytes"] for r in allowed)
+    assert not variants[same["fastest"]]["changes_model"]  # like with like: pruned and distilled apart
+    for name, why in advice["left_out"].items():  # every route left out says why, and rightly
+        assert name != "fp32" and (rows[name].get("skipped") or rows[name]["accuracy_delta_pts"] < -0.5
+                                   or variants[name]["vs_fp32"]["mcnemar_p"] < 0.05), why
+    assert set(advice["left_out"]) | {r["name"] for r in allowed} | {"fp32"} >= {
+        n for n in rows if not variants[n].get("changes_model")}
     table = {r["route"]: r for r in route_table(record)}
     assert table["onnx_int8_dynamic"]["speedup vs FP32 eager"] == rows["onnx_int8_dynamic"]["speedup"]
     assert table["fp32"]["size % of FP32"] == 100 and table["int8_dynamic"]["API"].startswith("deprecated")

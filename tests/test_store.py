@@ -191,3 +191,22 @@ def test_a_locked_store_makes_another_process_wait(tmp_path):
     with store.locked():
         assert not other_process_gets_it()
     assert other_process_gets_it()
+
+
+def test_a_same_size_edit_is_caught_and_an_identical_rewrite_is_not(tmp_path):
+    """Lookups skip hashing only for files untouched since they were stored: a file rewritten with
+    other bytes of the same length is hashed again and found damaged; the same bytes written again
+    still match."""
+    from helpers.routes.store import Store
+
+    logged = []
+    store = Store(tmp_path / "store", log=logged.append)
+    store.put_model("r", "k" * 64, lambda folder: (folder / "w.bin").write_bytes(b"abcd") and None, {})
+    weights = store.model_path("r", "k" * 64) / "w.bin"
+    assert store.find_model("r", "k" * 64) is not None
+    time.sleep(0.01)
+    weights.write_bytes(b"abcd")  # the same bytes: a newer stamp, the same SHA-256
+    assert store.find_model("r", "k" * 64) is not None and not logged
+    weights.write_bytes(b"abce")  # same size, one byte changed
+    assert store.find_model("r", "k" * 64) is None
+    assert len(logged) == 1 and "w.bin differs" in logged[0]

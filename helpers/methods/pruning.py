@@ -37,21 +37,6 @@ def encoder_linears(model: nn.Module) -> list[tuple[str, nn.Linear]]:
     return [(n, m) for n, m in model.named_modules() if n.startswith(prefix) and type(m) is nn.Linear]
 
 
-def magnitude_pruned(clf: Classifier, sparsity: float) -> Classifier:
-    """A copy with the `sparsity` fraction of smallest-magnitude encoder Linear weights set to zero, chosen
-    globally across layers (`torch.nn.utils.prune.global_unstructured`, L1), the zeros made permanent."""
-    from torch.nn.utils import prune
-
-    if not 0 <= sparsity < 1:
-        raise BookError(f"sparsity must be in [0, 1), got {sparsity}.")
-    model = copy.deepcopy(clf.model).eval()
-    targets = [(m, "weight") for _, m in encoder_linears(model)]
-    prune.global_unstructured(targets, pruning_method=prune.L1Unstructured, amount=float(sparsity))
-    for module, name in targets:
-        prune.remove(module, name)  # bake the mask into the weight: a plain dense tensor with zeros
-    return Classifier(model, clf.tokenizer, clf.source, clf.max_length)
-
-
 def linear_sparsity(model: nn.Module) -> float:
     """The fraction of encoder Linear weights that are exactly zero."""
     weights = [m.weight for _, m in encoder_linears(model)]

@@ -58,6 +58,35 @@ def hide_injected_parameters(path: Path) -> None:
     nbformat.write(nb, path)
 
 
+def _shown(value, roots: tuple[Path, ...]):
+    """An absolute path of this machine as a published page may show it: relative to the repository
+    (or the build), else only its last part."""
+    if not isinstance(value, str) or not value.startswith("/"):
+        return value
+    path = Path(value)
+    for root in roots:
+        if path.is_relative_to(root):
+            return str(path.relative_to(root))
+    return f"…/{path.name}"
+
+
+def without_machine_paths(nb, roots: tuple[Path, ...]) -> None:
+    """Replace the paths of the machine that built the page (model and data folders, the build's
+    folders) in papermill's injected parameters and metadata: the page says what, not where."""
+    import re
+
+    for cell in nb.cells:
+        if "injected-parameters" in cell.metadata.get("tags", []):
+            cell.source = re.sub(r'"(/[^"]*)"', lambda m: repr(_shown(m.group(1), roots)).replace("'", '"'),
+                                 cell.source)
+    papermill = nb.metadata.get("papermill", {})
+    for name in ("input_path", "output_path"):
+        if name in papermill:
+            papermill[name] = _shown(papermill[name], roots)
+    for name, value in papermill.get("parameters", {}).items():
+        papermill["parameters"][name] = _shown(value, roots)
+
+
 def execute_chapter(source: Path, target: Path, parameters: dict, cell_timeout_s: int, attempts: int = 2) -> None:
     """Run one chapter with papermill (cwd = its folder); a failing cell fails, a hung cell is retried once.
 
@@ -83,51 +112,93 @@ def execute_chapter(source: Path, target: Path, parameters: dict, cell_timeout_s
                 raise BookError(f"{source.name}: a cell ran over {cell_timeout_s} s in {attempts} attempts.") from None
 
 
+def _execute_with_reads(source: Path, target: Path, parameters: dict, cell_timeout_s: int, reads: Path,
+                        beside: int) -> float:
+    """One chapter in a worker process of its own, `beside` chapters at a time: its kernel inherits
+    `$BOOK_READS` (what it read) and OpenMP threads that sleep while they wait instead of spinning.
+    Returns the seconds it took."""
+    os.environ["BOOK_READS"] = str(reads)
+    os.environ["OMP_WAIT_POLICY"] = "PASSIVE"
+    began = time.perf_counter()
+    execute_chapter(source, target, parameters, cell_timeout_s)
+    return time.perf_counter() - began
+
+
 def execute_chapters(tree: Path, parameters: dict, repo: Path = REPO, log=print, cell_timeout_s: int = 1800,
                      cache: ChapterCache | None = None, context: dict | None = None,
-                     current: dict | None = None) -> dict[str, dict]:
+                     current: dict | None = None, jobs: int = 1) -> dict[str, dict]:
     """Execute every chapter of the table of contents into `tree`, hiding papermill's injected cell.
 
     With a `cache`, a chapter whose key (`chapter_key` with `context`) is stored and whose reads are
     all `current` is reused with its current prose instead. Each page's provenance line says which.
+    `jobs` > 1 executes that many chapters at a time (a test build: the timings a chapter takes itself
+    then ran beside another chapter, so its key says so, and a one-at-a-time build never reuses it).
     Returns, per chapter, whether it ran and the seconds it took this build."""
-    done = {}
+    from concurrent.futures import ProcessPoolExecutor
+    from multiprocessing import get_context
+
     os.environ["TQDM_DISABLE"] = "1"  # no progress-bar widgets in the published pages
     build = made_here()
+    context = {**(context or {}), **({"chapters_at_a_time": jobs} if jobs > 1 else {})}
+    todo, done, notebooks, lines = {}, {}, {}, {}
     for source in chapter_notebooks(repo):
         target = tree / source.relative_to(repo)
         target.parent.mkdir(parents=True, exist_ok=True)
-        start = time.perf_counter()
-        key = chapter_key(source, parameters_for_key(parameters), context or {})
+        key = chapter_key(source, parameters_for_key(parameters), context)
         hit = cache.find(source.stem, key, current or {}) if cache else None
         if hit:
             executed, entry = hit
-            nb = with_current_prose(nbformat.read(executed, as_version=4), nbformat.read(source, as_version=4))
+            notebooks[source] = with_current_prose(nbformat.read(executed, as_version=4),
+                                                   nbformat.read(source, as_version=4))
             made = entry["made"]
-            line = (f"this build ({build['date'][:16].replace('T', ' ')} UTC) reused this page as executed "
-                    f"{made['date'][:16].replace('T', ' ')} UTC at commit {made['commit'] or 'unknown'}: "
-                    "nothing it depends on has changed since")
+            lines[source] = (f"this build ({build['date'][:16].replace('T', ' ')} UTC) reused this page as "
+                             f"executed {made['date'][:16].replace('T', ' ')} UTC at commit "
+                             f"{made['commit'] or 'unknown'}: nothing it depends on has changed since")
             log(f"reusing {source.relative_to(repo)} (executed {made['date']})")
+            done[source.stem] = {"ran": False, "seconds": 0.0}
         else:
-            log(f"executing {source.relative_to(repo)} …")
-            reads = tree / f".{source.stem}.reads.jsonl"
+            todo[source] = (target, key, tree / f".{source.stem}.reads.jsonl")
+
+    def finish(source, seconds):
+        target, key, reads = todo[source]
+        if cache:
+            cache.put(source.stem, key, target, read_log(reads), seconds)
+        reads.unlink(missing_ok=True)
+        notebooks[source] = nbformat.read(target, as_version=4)
+        lines[source] = "this build executed this page" + (
+            f", {jobs} chapters at a time (its own timings ran beside another chapter's)" if jobs > 1 else "")
+        done[source.stem] = {"ran": True, "seconds": seconds}
+        log(f"  {source.relative_to(repo)} done in {seconds:.1f} s")
+
+    if todo:
+        log(f"executing {len(todo)} chapters{f', {jobs} at a time' if jobs > 1 else ''} …")
+    if jobs <= 1:  # in this process, one after the other
+        for source, (target, _key, reads) in todo.items():
             reads.unlink(missing_ok=True)
+            began = time.perf_counter()
             os.environ["BOOK_READS"] = str(reads)
             try:
                 execute_chapter(source, target, parameters, cell_timeout_s)
             finally:
                 os.environ.pop("BOOK_READS", None)
-            if cache:
-                cache.put(source.stem, key, target, read_log(reads), time.perf_counter() - start)
-            reads.unlink(missing_ok=True)
-            nb = nbformat.read(target, as_version=4)
-            line = "this build executed this page"
-        if not mark_provenance(nb, line):
+            finish(source, time.perf_counter() - began)
+    elif todo:
+        with ProcessPoolExecutor(max_workers=jobs, mp_context=get_context("spawn")) as pool:
+            started = {}
+            for source, (target, _key, reads) in todo.items():
+                reads.unlink(missing_ok=True)
+                started[source] = pool.submit(_execute_with_reads, source, target, parameters, cell_timeout_s,
+                                              reads, jobs)
+            for source, future in started.items():  # in book order; each raises its own failure
+                finish(source, future.result())
+
+    for source in chapter_notebooks(repo):
+        nb, target = notebooks[source], tree / source.relative_to(repo)
+        if not mark_provenance(nb, lines[source]):
             raise BookError(f"{source.name} prints no provenance: it must call print(chapter.describe()).")
+        without_machine_paths(nb, (tree, repo.resolve()))
         nbformat.write(nb, target)
         hide_injected_parameters(target)
-        done[source.stem] = {"ran": not hit, "seconds": time.perf_counter() - start}
-        log(f"  {'done' if not hit else 'reused'} in {done[source.stem]['seconds']:.1f} s")
     return done
 
 
@@ -218,8 +289,9 @@ def build_context(model, data: str, profile, threads: int) -> dict:
 
 def build_book(model=None, data=None, profile=None, seed: int = 0, repo: Path = REPO, log=print,
                site: Path | None = None, fresh: bool = False, store: Path | None = None,
-               variants: str | list[str] | None = None) -> Path:
-    """Measure every route, execute the chapters, then render the HTML book; returns its folder.
+               variants: str | list[str] | None = None, jobs: int = 1) -> Path:
+    """Measure every route, execute the chapters (`jobs` at a time), then render the HTML book; returns
+    its folder.
 
     Routes, measurements and executed chapters come from the store (`store`, default `$BOOK_STORE`,
     else `store/` in the repository) while nothing they depend on has changed; `fresh` recomputes
@@ -271,7 +343,8 @@ def build_book(model=None, data=None, profile=None, seed: int = 0, repo: Path = 
         log(f"  routes ready in {time.perf_counter() - start:.0f} s")
         context = build_context(fp32, parameters["data"], chosen, default_threads())
         cache = ChapterCache(store, fresh=fresh, log=log)
-        chapters = execute_chapters(tree, parameters, repo, log, chosen.cell_timeout_s, cache, context, current)
+        chapters = execute_chapters(tree, parameters, repo, log, chosen.cell_timeout_s, cache, context, current,
+                                    jobs)
         stage_sources(tree, repo)
         install_static_assets(tree / "_vendor", repo, staging / "models")
         render_html(tree, staging)

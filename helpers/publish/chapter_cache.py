@@ -66,7 +66,7 @@ def registry_digest() -> str:
     from ..routes.variants import VARIANTS
 
     return digest({n: [v.label, v.method, v.precision, v.color, v.deploys, v.api, v.parent, v.changes_model,
-                       v.compiled] for n, v in VARIANTS.items()})
+                       v.compiled, v.chapter] for n, v in VARIANTS.items()})
 
 
 def code_cells(nb) -> list[str]:

@@ -53,6 +53,9 @@ def _parser() -> argparse.ArgumentParser:
                                                 "(default: $BOOK_STORE, else store/ in the repository)")
     book.add_argument("--fresh", action="store_true", help="ignore the store: build, measure and execute "
                                                            "everything again (once)")
+    book.add_argument("--jobs", type=int, default=1,
+                      help="chapters executed at a time (default 1; more is for test builds: a chapter's own "
+                           "timings then run beside another's, and its page says so)")
     return parser
 
 
@@ -70,7 +73,7 @@ def main(argv: list[str] | None = None) -> int:
             from .book_build import build_book
 
             build_book(model=args.model, data=args.data, profile=args.profile, seed=args.seed, site=args.site,
-                       fresh=args.fresh, store=args.store)
+                       fresh=args.fresh, store=args.store, jobs=args.jobs)
             return 0
     except BookError as err:
         print(f"error: {err}", file=sys.stderr)

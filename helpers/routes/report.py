@@ -177,14 +177,42 @@ def route_table(record: dict) -> list[dict]:
     return rows
 
 
-def recommend(record: dict, max_drop_pts: float = 0.5) -> dict:
-    """The fastest and the smallest route whose accuracy is within `max_drop_pts` of FP32 eager."""
-    ok = [r for r in summaries(record) if "skipped" not in r and r["accuracy_delta_pts"] >= -max_drop_pts]
-    fastest = min(ok, key=lambda r: r["latency_ms"])
-    smallest = min(ok, key=lambda r: (r["size_bytes"], r["latency_ms"]))
-    return {"max_drop_pts": max_drop_pts, "fastest": fastest["name"], "smallest": smallest["name"],
-            "fastest_speedup": fastest["speedup"], "fastest_vs_best_fp32": fastest["speedup_vs_best_fp32"],
-            "smallest_size_pct": smallest["size_pct"]}
+def recommend(record: dict, max_drop_pts: float = 0.5, alpha: float = 0.05) -> dict:
+    """Accuracy first, then speed and size, like with like.
+
+    A route qualifies when its accuracy is within `max_drop_pts` of FP32 eager *and* the exact McNemar
+    test finds no significant change (p ≥ `alpha`). Among the qualifying routes that compute the same
+    model (quantized, compiled, exported), the fastest and the smallest; the routes that make a different
+    model (pruned, distilled) are ranked apart, and every route left out says why."""
+    same, other, left_out = [], [], {}
+    for r in summaries(record):
+        if r["name"] == BASELINE:
+            continue
+        v = record["variants"][r["name"]]
+        if "skipped" in r:
+            left_out[r["name"]] = f"skipped: {r['skipped']}"
+            continue
+        p = v.get("vs_fp32", {}).get("mcnemar_p", 1.0)
+        if r["accuracy_delta_pts"] < -max_drop_pts:
+            left_out[r["name"]] = f"{r['accuracy_delta_pts']:+.2f} points, beyond −{max_drop_pts:g}"
+        elif p < alpha:
+            left_out[r["name"]] = f"McNemar p = {p:.3f} < {alpha:g}: its predictions changed significantly"
+        else:
+            (other if v.get("changes_model") else same).append(r)
+
+    def best(rows: list[dict]) -> dict | None:
+        if not rows:
+            return None
+        fastest = min(rows, key=lambda r: r["latency_ms"])
+        smallest = min(rows, key=lambda r: (r["size_bytes"], r["latency_ms"]))
+        return {"fastest": fastest["name"], "fastest_speedup": fastest["speedup"],
+                "fastest_vs_best_fp32": fastest["speedup_vs_best_fp32"],
+                "fastest_delta_pts": fastest["accuracy_delta_pts"],
+                "smallest": smallest["name"], "smallest_size_pct": smallest["size_pct"],
+                "smallest_delta_pts": smallest["accuracy_delta_pts"]}
+
+    return {"max_drop_pts": max_drop_pts, "alpha": alpha, "best_fp32": best_fp32(record),
+            "same_model": best(same), "other_model": best(other), "left_out": left_out}
 
 
 def statistics_rows(record: dict) -> list[dict]:

@@ -3,7 +3,8 @@
 `store/models/<route>/<key>/` holds a route saved by `save_route` and `entry.json` (its key, the
 SHA-256 of each file, when, where and at which commit it was built); `store/measurements/<route>/<key>.json`
 holds what measuring it gave. A lookup returns an entry only if its key is the one asked for and its
-files are intact; a damaged entry is reported in one line, removed and rebuilt, never used.
+files are intact (unwritten since they were stored and hashed, or hashed again); a damaged entry is
+reported in one line, removed and rebuilt, never used.
 With `fresh` (`BOOK_FRESH=1`, `make book FRESH=1`) entries made before `fresh_since` are ignored:
 everything is computed again, once.
 """
@@ -44,6 +45,13 @@ def fresh_since_from_environment() -> float | None:
     if os.environ.get("BOOK_FRESH", "").lower() not in ("1", "true", "yes"):
         return None
     return float(os.environ.get("BOOK_FRESH_SINCE") or time.time())
+
+
+def _stamps(folder: Path) -> dict[str, list[int]]:
+    """Each stored file's size and modification time (ns): a lookup whose stamps all match what was
+    recorded at storing time trusts the SHA-256 it recorded then; any other file is hashed again."""
+    return {str(p.relative_to(folder)): [p.stat().st_size, p.stat().st_mtime_ns]
+            for p in sorted(folder.rglob("*")) if p.is_file() and p.name != ENTRY_FILE}
 
 
 def _link_or_copy(src, dst):
@@ -111,6 +119,8 @@ class Store:
             return None
         if self._stale(entry["made"]):
             return None
+        if entry.get("stamps") and _stamps(path) == entry["stamps"]:
+            return {**entry, "path": path}  # no file written to since it was stored and hashed
         files = {name: d for name, d in folder_digests(path).items() if name != ENTRY_FILE}
         if files != entry.get("files"):
             changed = sorted(set(files.items()) ^ set(entry.get("files", {}).items()))
@@ -127,7 +137,8 @@ class Store:
         staging.mkdir(parents=True)
         info = {**info, **(save(staging) or {})}
         entry = {"route": route, "key": key, "made": made_here(), **info,
-                 "files": {n: d for n, d in folder_digests(staging).items() if n != ENTRY_FILE}}
+                 "files": {n: d for n, d in folder_digests(staging).items() if n != ENTRY_FILE},
+                 "stamps": _stamps(staging)}
         (staging / ENTRY_FILE).write_text(json.dumps(entry, indent=1))
         shutil.rmtree(path, ignore_errors=True)
         staging.rename(path)

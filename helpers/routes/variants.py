@@ -69,6 +69,7 @@ class Variant:
     compiled: bool = False
     requirements: tuple[Callable[[], str | None], ...] = ()
     parent: str | None = None  # the route whose built model this one starts from (None: the FP32 model)
+    chapter: int = 12  # the chapter that introduces it: no table or figure shows it before
 
     def unavailable(self) -> str | None:
         """Why this route cannot run on this machine, or None."""
@@ -268,62 +269,70 @@ _TORCH_AO = "deprecated (torch.ao.quantization; still works)"
 VARIANTS: dict[str, Variant] = {v.name: v for v in (
     Variant("fp32", "FP32 eager", "the fine-tuned model as loaded: FP32 weights, eager PyTorch", "fp32",
             lambda _run: AsLoaded(), _as_loaded, _save_fp32, _load_fp32, "#3b6ea5",
-            "safetensors + transformers", "maintained"),
+            "safetensors + transformers", "maintained", chapter=2),
     Variant("fp32_compiled", "FP32 compiled", "torch.compile (inductor, freezing, dynamic shapes) of the FP32 model",
             "fp32", _compiled_config, _compiled, _save_fp32, _load_fp32, "#7aa6d6",
-            "safetensors; compiles at start-up", "maintained", compiled=True, requirements=(compiler_missing,)),
+            "safetensors; compiles at start-up", "maintained", compiled=True, requirements=(compiler_missing,),
+            chapter=2),
     Variant("onnx_fp32", "FP32 ONNX Runtime", "exported to ONNX (opset 17) and run by ONNX Runtime, FP32",
             "fp32", lambda _run: Onnx(), _onnx, _onnx_saver("fp32"), _onnx_loader("fp32"),
-            "#1f3f66", ".onnx file + onnxruntime", "maintained", requirements=(onnxruntime_missing,)),
+            "#1f3f66", ".onnx file + onnxruntime", "maintained", requirements=(onnxruntime_missing,), chapter=2),
     Variant("int8_dynamic", "INT8 dynamic (torch.ao)",
             "quantize_dynamic: INT8 Linear weights, activations quantized per batch at run time", "int8",
             lambda _run: DynamicInt8(), _dynamic, _save_eager_quantized, _load_eager_quantized, "#d9742b",
-            "state_dict + load_quantized", _TORCH_AO),
+            "state_dict + load_quantized", _TORCH_AO, chapter=3),
     Variant("int8_dynamic_embeddings", "INT8 dynamic + 8-bit embeddings",
             "quantize_dynamic on Linear layers, plus 8-bit embedding rows (per-row float scale and offset)",
             "int8", lambda _run: DynamicInt8(embeddings=True), _dynamic, _save_eager_quantized,
-            _load_eager_quantized, "#b5521b", "state_dict + load_quantized", _TORCH_AO),
+            _load_eager_quantized, "#b5521b", "state_dict + load_quantized", _TORCH_AO, chapter=7),
     Variant("int8_mixed", "INT8 mixed (sensitive layers FP32)",
             "quantize_dynamic on every Linear except the k most sensitive, ranked and k chosen on train sentences",
             "int8", lambda run: MixedInt8(dev_sentences=run.calibration_sentences), _mixed, _save_eager_quantized,
-            _load_eager_quantized, "#e8a33d", "state_dict + load_quantized", _TORCH_AO, needs_calibration=True),
+            _load_eager_quantized, "#e8a33d", "state_dict + load_quantized", _TORCH_AO, needs_calibration=True,
+            chapter=9),
     Variant("int8_static", "INT8 static (PT2E, compiled)",
             "PT2E static PTQ: activation ranges calibrated on train sentences, x86 inductor, torch.compile",
             "int8", _static_config, _static, _save_static, _load_static, "#8e44ad",
             ".pt2 exported program; compiles at start-up", "maintained (torchao pt2e)",
-            needs_calibration=True, compiled=True, requirements=(_not_x86, compiler_missing)),
+            needs_calibration=True, compiled=True, requirements=(_not_x86, compiler_missing), chapter=6),
     Variant("torchao_int8", "INT8 torchao (eager)",
             "torchao quantize_ with Int8DynamicActivationInt8WeightConfig, run eagerly", "int8",
             lambda _run: TorchaoInt8(), _torchao, _save_eager_quantized, _load_eager_quantized, "#7fbf6a",
-            "state_dict + torchao", "maintained (torchao)"),
+            "state_dict + torchao", "maintained (torchao)", chapter=3),
     Variant("torchao_int8_compiled", "INT8 torchao (compiled)",
             "torchao Int8DynamicActivationInt8WeightConfig, then torch.compile fuses quantize and matmul",
             "int8", lambda run: TorchaoInt8(compiled=True, batch_sizes=run.batch_sizes), _torchao,
             _save_eager_quantized, _load_eager_quantized, "#3d7f32",
             "state_dict + torchao; compiles at start-up", "maintained (torchao)", compiled=True,
-            requirements=(compiler_missing,)),
+            requirements=(compiler_missing,), chapter=8),
     Variant("pruned_heads", "Half the heads pruned (FP32)",
             "the least important half of the attention heads removed (gradient score on train sentences), "
             "then a short recovery fine-tune on train sentences", "fp32", _pruned_config, _pruned_heads,
             _save_pruned, _load_pruned, "#4c956c", "safetensors + load_pruned", "maintained",
-            needs_training=True, changes_model=True),
+            needs_training=True, changes_model=True, chapter=10),
     Variant("pruned_heads_int8_dynamic", "Half the heads pruned + INT8",
             "pruned_heads, then quantize_dynamic on every Linear", "int8", lambda _run: DynamicInt8(), _dynamic,
             _save_eager_quantized, _load_eager_quantized, "#2d6a4f", "state_dict + load_quantized",
-            _TORCH_AO, needs_training=True, changes_model=True, parent="pruned_heads"),
+            _TORCH_AO, needs_training=True, changes_model=True, parent="pruned_heads", chapter=10),
     Variant("distilled", "Distilled student (FP32)",
             "half the encoder layers (every other one, copied from the teacher), trained on train sentences "
             "with the teacher's soft targets and the labels", "fp32", _distilled_config, _distilled,
             _save_distilled, _load_fp32, "#6c757d", "safetensors + transformers", "maintained",
-            needs_training=True, changes_model=True),
+            needs_training=True, changes_model=True, chapter=11),
     Variant("distilled_int8_dynamic", "Distilled student + INT8", "distilled, then quantize_dynamic on every Linear",
             "int8", lambda _run: DynamicInt8(), _dynamic, _save_eager_quantized, _load_eager_quantized, "#343a40",
-            "state_dict + load_quantized", _TORCH_AO, needs_training=True, changes_model=True, parent="distilled"),
+            "state_dict + load_quantized", _TORCH_AO, needs_training=True, changes_model=True, parent="distilled",
+            chapter=11),
     Variant("onnx_int8_dynamic", "INT8 dynamic (ONNX Runtime)",
             "ONNX Runtime quantize_dynamic: INT8 MatMul and embedding weights, activations per call", "int8",
             lambda _run: Onnx(quantized=True), _onnx, _onnx_saver("int8_dynamic"), _onnx_loader("int8_dynamic"),
-            "#c0392b", ".onnx file + onnxruntime", "maintained", requirements=(onnxruntime_missing,)),
+            "#c0392b", ".onnx file + onnxruntime", "maintained", requirements=(onnxruntime_missing,), chapter=8),
 )}
+
+
+def introduced_by(chapter: int) -> list[str]:
+    """The routes that chapters up to `chapter` have introduced: all a chapter's tables may show."""
+    return [n for n, v in VARIANTS.items() if v.chapter <= chapter]
 
 
 def select_variants(names: str | list[str] | None = None) -> list[Variant]:
