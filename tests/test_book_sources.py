@@ -32,6 +32,7 @@ def test_chapter_is_output_free_and_parameterised(path):
     code = [c for c in nb.cells if c.cell_type == "code"]
     assert code[0].source == INSTALL_CELL and code[0].metadata.get("tags") == ["remove-cell"]
     assert "parameters" in code[1].metadata.get("tags", []), "after the install cell: the `parameters` cell"
+    assert "hide-cell" in code[1].metadata["tags"], "the parameters cell is folded in the HTML"
     for name in ("model", "data", "profile", "seed", "output_dir"):
         assert f"{name} =" in code[1].source
     assert all(not c.get("outputs") and c.get("execution_count") is None for c in code), "commit chapters without outputs"

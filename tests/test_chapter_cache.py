@@ -68,6 +68,11 @@ def test_an_unchanged_chapter_is_reused_with_its_current_prose(book):
     _notebook(repo / "chapters" / "one.ipynb", prose="# A chapter\n\nBetter words.")  # prose only
     ran, page = build()
     assert not ran and "Better words." in _text(page) and "The first words." not in _text(page)
+    source = nbformat.read(repo / "chapters" / "one.ipynb", as_version=4)
+    source.cells[-1].metadata["tags"] = ["hide-input"]  # how a cell shows is not what it computes
+    nbformat.write(source, repo / "chapters" / "one.ipynb")
+    ran, page = build()
+    assert not ran and page.cells[-1].metadata["tags"] == ["hide-input"] and "answer 42" in _text(page)
     assert sum("injected-parameters" in c.metadata.get("tags", []) for c in page.cells) == 1
 
 

@@ -82,8 +82,9 @@ def chapter_key(source: Path, parameters: dict, context: dict, package: Path = P
 
 def with_current_prose(executed, source):
     """The executed notebook's code cells (outputs included) in the source notebook's cells: prose edited
-    since the run shows, code is as it ran (the key guarantees it is the same). Papermill's injected
-    parameters cell stays after the `parameters` cell."""
+    since the run shows, and so do the code cells' current tags (hide-input, hide-cell…); code is as it
+    ran (the key guarantees it is the same). Papermill's injected parameters cell stays after the
+    `parameters` cell."""
     injected = [c for c in executed.cells if "injected-parameters" in c.metadata.get("tags", [])]
     ran = iter(c for c in executed.cells if c.cell_type == "code" and c not in injected)
     cells = []
@@ -91,7 +92,10 @@ def with_current_prose(executed, source):
         if cell.cell_type != "code":
             cells.append(cell)
             continue
-        cells.append(next(ran))
+        done = next(ran)
+        tags = cell.metadata.get("tags")
+        metadata = {k: v for k, v in done.metadata.items() if k != "tags"} | ({"tags": tags} if tags else {})
+        cells.append(nbformat.from_dict({**done, "metadata": metadata}))
         if "parameters" in cell.metadata.get("tags", []):
             cells.extend(injected)
     return nbformat.from_dict({**executed, "cells": cells})
