@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 BOOK_PROFILE ?= full
 export BOOK_PROFILE
 
-.PHONY: install lab lab-install book compare test clean clean-store
+.PHONY: install lab lab-install book bench compare test clean clean-store
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt pyproject.toml
 	python3 -m venv $(VENV)
@@ -31,6 +31,11 @@ lab: lab-install
 ## compare: the seed's pipeline → results/comparison.json, models/baseline, models/quantized
 compare: install
 	$(PY) -m helpers compare --profile $(BOOK_PROFILE)
+
+## bench: this machine's INT8 ceiling and the main routes' batch-1 latency on real sentences, reusing stored
+## routes → results/machines/<cpu>-<flags>.json (a few minutes; commit the record of a new kind of machine)
+bench: install
+	$(PY) -m helpers bench
 
 ## book: measure every route, execute every chapter with papermill (BOOK_PROFILE, default full), render
 ## _build/html; what the store (store/, or BOOK_STORE) holds for unchanged inputs is reused; FRESH=1 redoes all

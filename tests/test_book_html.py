@@ -155,10 +155,27 @@ def test_the_closing_chapter_and_the_intro_quote_this_builds_routes(browser):
     common = [fastest["label"], f"{fastest['speedup']:.2f}×", smallest["label"], f"{smallest['size_pct']:.0f}%"]
     expected = {
         "book/intro": common + [display_name(record["model"])],
-        "chapters/12_choosing_a_route": common + [f"{shape_fp32['size_mib']:.1f} MiB"]
+        "chapters/13_choosing_a_route": common + [f"{shape_fp32['size_mib']:.1f} MiB"]
         + [r["label"] for r in rows.values()],
     }
     assert_pages_show(browser, expected, "this build's records")
+
+
+def test_the_machine_gallery_and_the_advice_per_instruction_set_are_the_committed_records(browser):
+    from helpers.publish.bench import advice_per_class, machine_records
+
+    records = machine_records(REPO / "results" / "machines")
+    assert records, "the book commits at least the record of one machine it was built on"
+    record = json.loads((RESULTS / "comparison.json").read_text())
+    optimized = record["variants"]["onnx_int8_optimized"]
+    expected = {
+        "chapters/12_int8_on_your_cpu": [r["machine"]["cpu"] for r in records]
+        + [r["machine"]["int8_class"] for r in records]
+        + [f"{optimized['latency_ms']['median']:.2f} ms", optimized["config"]["preset"]],
+        "chapters/13_choosing_a_route": [a["deploy"] for a in advice_per_class(records)]
+        + [f"{a['vs best FP32']:.2f}" for a in advice_per_class(records)],
+    }
+    assert_pages_show(browser, expected, "results/machines and results/comparison.json")
 
 
 def test_the_statistics_quoted_are_the_records(browser):

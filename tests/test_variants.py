@@ -111,7 +111,8 @@ def test_a_compiled_route_saves_the_model_it_compiled(request, tmp_path, fixture
     assert torch.allclose(logits(built), logits(plain_clf), atol=1e-3 + 0.05 * logits(plain_clf).abs().max())
 
 
-@pytest.mark.parametrize("name", ["int8_dynamic_embeddings", "torchao_int8", "onnx_int8_dynamic", "int8_static"])
+@pytest.mark.parametrize("name", ["int8_dynamic_embeddings", "torchao_int8", "onnx_int8_dynamic", "int8_static",
+                                  "onnx_int8_optimized", "openvino_int8"])
 def test_routes_on_the_shared_model_agree_with_fp32_and_round_trip(tmp_path, shared_model, name):
     fp32 = load_classifier(str(shared_model))
     built = build(name, fp32, tmp_path)
@@ -129,6 +130,56 @@ def test_onnx_fp32_matches_pytorch_at_several_shapes(tmp_path, shared_model):
         assert torch.allclose(logits(onnx, sentences), logits(fp32, sentences), atol=1e-4)
 
 
+def test_the_optimized_onnx_graph_fuses_attention_and_matches_pytorch(tmp_path, shared_model):
+    fp32 = load_classifier(str(shared_model))
+    built, chosen = build_with_choice("onnx_fp32_optimized", fp32, tmp_path)
+    layers = fp32.model.config.num_hidden_layers
+    assert chosen["fused_operators"]["Attention"] == layers
+    assert chosen["fused_operators"]["SkipLayerNormalization"] == 2 * layers
+    assert fp32.model.config._attn_implementation == "sdpa"  # exported eagerly, then given back its own
+    for sentences in (SENTENCES[:1], SENTENCES, [" ".join(SENTENCES * 12)]):
+        assert torch.allclose(logits(built, sentences), logits(fp32, sentences), atol=1e-4)
+
+
+def test_the_optimizer_refuses_a_graph_it_cannot_fuse(tmp_path, tiny_bert):
+    from types import SimpleNamespace
+
+    from helpers.methods.onnx_runtime import export_onnx, optimize_onnx
+
+    clf = load_classifier(str(tiny_bert))
+    sdpa = export_onnx(clf.model, clf.tokenizer, tmp_path / "sdpa.onnx")  # transformers' default attention
+    with pytest.raises(BookError, match="attention='eager'"):
+        optimize_onnx(sdpa, tmp_path / "optimized.onnx", clf.model.config)
+    with pytest.raises(BookError, match="this model is a gpt2"):
+        optimize_onnx(sdpa, tmp_path / "optimized.onnx", SimpleNamespace(model_type="gpt2"))
+
+
+@pytest.mark.parametrize("flags, machine, preset", [
+    (["avx2", "fma"], "x86_64", "avx2"),
+    (["avx2", "fma", "avx512f", "avx512bw"], "x86_64", "avx512"),
+    (["avx2", "avx512f", "avx512bw", "avx512_vnni"], "x86_64", "avx512_vnni"),
+    (["avx2", "fma", "avx_vnni"], "x86_64", "avx512_vnni"),  # AVX-VNNI laptops have vpdpbusd too
+    ([], "aarch64", "arm64")])
+def test_onnx_quantization_settings_follow_the_instruction_set(flags, machine, preset):
+    from helpers.methods.onnx_runtime import ORT_PRESETS, ort_preset
+
+    assert ort_preset(flags, machine) == preset
+    settings = ORT_PRESETS[preset]
+    # without VNNI, u8·s8 pairs summed in 16 bits can saturate: 7-bit weights or UINT8 weights avoid it
+    saturates = preset in ("avx2", "avx512")
+    assert saturates == (settings["reduce_range"] or settings["weight_type"] == "QUInt8")
+
+
+def test_nncf_stores_the_openvino_models_weights_and_tables_in_eight_bits(tmp_path, tiny_bert):
+    fp32 = load_classifier(str(tiny_bert))
+    plain, int8 = build("openvino_fp32", fp32, tmp_path), build("openvino_int8", fp32, tmp_path)
+    before, after = parameter_breakdown(plain.model), parameter_breakdown(int8.model)
+    for group in ("linear", "embeddings"):
+        assert before[group]["bytes"] == 4 * before[group]["params"]  # FP32 as read: no FP16 compression
+        assert after[group]["bytes"] < 0.3 * before[group]["bytes"]  # 8-bit values plus their scales
+    assert model_bytes(int8.model) < 0.3 * model_bytes(plain.model)
+
+
 def test_eight_bit_embeddings_shrink_the_model_below_linear_only_int8(tmp_path, shared_model):
     fp32 = load_classifier(str(shared_model))
     linear_only, with_embeddings = build("int8_dynamic", fp32, tmp_path), build("int8_dynamic_embeddings", fp32, tmp_path)
@@ -138,7 +189,8 @@ def test_eight_bit_embeddings_shrink_the_model_below_linear_only_int8(tmp_path, 
     assert with_embeddings.model.bert.embeddings.word_embeddings.weight().dtype == torch.quint8
 
 
-@pytest.mark.parametrize("name", ["fp32", "int8_dynamic", "int8_static", "onnx_int8_dynamic", "torchao_int8"])
+@pytest.mark.parametrize("name", ["fp32", "int8_dynamic", "int8_static", "onnx_int8_dynamic", "torchao_int8",
+                                  "openvino_fp32", "openvino_int8"])
 def test_parameter_groups_account_for_the_model_size(tmp_path, tiny_bert, name):
     built = build(name, load_classifier(str(tiny_bert)), tmp_path)
     groups = parameter_breakdown(built.model)

@@ -10,11 +10,27 @@ from pathlib import Path
 
 import torch
 
-# Instruction-set extensions that decide INT8 and BF16 speed on x86 CPUs.
+# Instruction-set extensions that decide INT8 and BF16 speed: x86, then ARM's dot products (sdot, i8mm).
 RELEVANT_FLAGS = (
     "avx2", "fma", "avx512f", "avx512bw", "avx512_vnni", "avx_vnni", "avx512_bf16",
-    "amx_tile", "amx_int8", "amx_bf16",
+    "amx_tile", "amx_int8", "amx_bf16", "asimddp", "i8mm",
 )
+
+# How a CPU multiplies INT8, most capable first: (class, the flag that grants it, the instruction).
+INT8_CLASSES = (
+    ("AMX", "amx_int8", "tdpbusd: a 16×64 by 64×16 INT8 tile product per instruction"),
+    ("AVX-512 VNNI", "avx512_vnni", "vpdpbusd: 64 u8·s8 products summed into 16 INT32 lanes"),
+    ("AVX-VNNI", "avx_vnni", "vpdpbusd on 256-bit registers: 32 u8·s8 products into 8 INT32 lanes"),
+    ("AVX-512", "avx512bw", "vpmaddubsw + vpmaddwd: u8·s8 pairs summed in 16 bits (can saturate), then 32"),
+    ("AVX2", "avx2", "vpmaddubsw + vpmaddwd on 256-bit registers (16-bit pair sums can saturate)"),
+    ("ARM i8mm", "i8mm", "smmla: a 2×8 by 8×2 INT8 matrix product per 128-bit register"),
+    ("ARM dot product", "asimddp", "sdot: 16 s8·s8 products summed into 4 INT32 lanes"),
+)
+
+
+def int8_class(flags: list[str]) -> str:
+    """The most capable way this CPU multiplies INT8 (`INT8_CLASSES`), from its ISA flags."""
+    return next((name for name, flag, _ in INT8_CLASSES if flag in flags), "no INT8 dot product")
 
 
 def cpu_model_and_flags() -> tuple[str, list[str]]:

@@ -1,11 +1,14 @@
-"""ONNX export and ONNX Runtime: an FP32 graph, its dynamic INT8 version, and a session as a model."""
+"""ONNX export and ONNX Runtime: an FP32 graph, the transformer optimizer's fused graph, their dynamic INT8
+versions (with the settings each instruction set suits), and a session as a model."""
 
 from __future__ import annotations
 
 import importlib.util
 import json
+import platform
 import shutil
 import warnings
+from contextlib import contextmanager
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -16,8 +19,23 @@ from ..core.anatomy import model_inputs
 from ..core.errors import BookError
 
 ONNX_SUBDIR = "onnx"  # the layout transformers.js reads: <dir>/onnx/model.onnx, model_quantized.onnx
-MATMUL_OPS = {"MatMul", "Gemm", "MatMulInteger", "DynamicQuantizeMatMul", "QLinearMatMul"}
-FILES = {"fp32": "model.onnx", "int8_dynamic": "model_quantized.onnx"}
+MATMUL_OPS = {"MatMul", "Gemm", "MatMulInteger", "DynamicQuantizeMatMul", "QLinearMatMul", "MatMulIntegerToFloat",
+              "Attention", "QAttention"}  # the fused attention reads the Q, K, V weights
+FILES = {"fp32": "model.onnx", "int8_dynamic": "model_quantized.onnx",
+         "fp32_optimized": "model_optimized.onnx", "int8_optimized": "model_optimized_quantized.onnx"}
+
+# ONNX Runtime's dynamic INT8 settings per instruction set, chosen as Hugging Face Optimum's
+# `AutoQuantizationConfig` presets choose them: UINT8 activations always; INT8 weights where the CPU multiplies
+# u8·s8 in one instruction (VNNI's vpdpbusd, ARM's dot products); on AVX-512 without VNNI, a 7-bit range so
+# vpmaddubsw's 16-bit pair sums cannot saturate; on AVX2, UINT8 weights (U8U8, a path without that saturation).
+# One scale per weight tensor (Optimum's `per_channel=False`): per-channel scales measured slower here, because
+# ONNX Runtime then leaves the rescaling after each integer product unfused (chapter 12 measures both).
+ORT_PRESETS: dict[str, dict] = {
+    "avx512_vnni": {"weight_type": "QInt8", "per_channel": False, "reduce_range": False},
+    "avx512": {"weight_type": "QInt8", "per_channel": False, "reduce_range": True},
+    "avx2": {"weight_type": "QUInt8", "per_channel": False, "reduce_range": False},
+    "arm64": {"weight_type": "QInt8", "per_channel": False, "reduce_range": False},
+}
 
 
 def onnxruntime_missing() -> str | None:
@@ -39,8 +57,33 @@ class _LogitsOnly(nn.Module):
         return self.model(**dict(zip(self.input_names, inputs))).logits
 
 
-def export_onnx(model: nn.Module, tokenizer, path: str | Path, opset: int = 17) -> Path:
-    """Export an FP32 classifier to ONNX with dynamic batch and sequence axes (TorchScript exporter)."""
+def ort_preset(flags: list[str], machine: str | None = None) -> str:
+    """The `ORT_PRESETS` entry for a CPU with these ISA flags (`cpu_model_and_flags`) and architecture."""
+    machine = (machine or platform.machine()).lower()
+    if machine in ("arm64", "aarch64"):
+        return "arm64"
+    if {"avx512_vnni", "avx_vnni", "amx_int8"} & set(flags):
+        return "avx512_vnni"
+    return "avx512" if "avx512bw" in flags else "avx2"
+
+
+@contextmanager
+def _attention(model: nn.Module, implementation: str | None):
+    """The model with another attention implementation for a while (None: as it is)."""
+    before = model.config._attn_implementation
+    if implementation and implementation != before:
+        model.set_attn_implementation(implementation)
+    try:
+        yield model
+    finally:
+        if implementation and implementation != before:
+            model.set_attn_implementation(before)
+
+
+def export_onnx(model: nn.Module, tokenizer, path: str | Path, opset: int = 17, attention: str | None = None) -> Path:
+    """Export an FP32 classifier to ONNX with dynamic batch and sequence axes (TorchScript exporter); with
+    `attention="eager"`, the attention written as plain matmuls and softmax, the pattern ONNX Runtime's
+    transformer optimizer recognises (it does not recognise the SDPA graph transformers uses by default)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     example = model_inputs(model, tokenizer, ["a short example", "and a second , longer example sentence"],
@@ -54,24 +97,53 @@ def export_onnx(model: nn.Module, tokenizer, path: str | Path, opset: int = 17) 
         warnings.filterwarnings("ignore", message="Exporting aten::index operator", category=UserWarning)
         # The wrapper must be in eval mode too: the exporter restores the wrapper's mode afterwards, and a
         # wrapper left in training mode would switch the model's dropout on for everything that follows.
-        torch.onnx.export(_LogitsOnly(model, names).eval(), tuple(example[n] for n in names), str(path),
-                          input_names=names, output_names=["logits"], dynamic_axes=axes,
-                          opset_version=opset, dynamo=False)
+        with _attention(model, attention):
+            torch.onnx.export(_LogitsOnly(model, names).eval(), tuple(example[n] for n in names), str(path),
+                              input_names=names, output_names=["logits"], dynamic_axes=axes,
+                              opset_version=opset, dynamo=False)
     return path
 
 
-def quantize_onnx_dynamic(source: str | Path, target: str | Path, weight_type: str = "QInt8") -> Path:
-    """ONNX Runtime's dynamic quantization: 8-bit weights (`QuantType[weight_type]`) for MatMul and Gather
-    (the embeddings too)."""
+def optimize_onnx(source: str | Path, target: str | Path, config) -> tuple[Path, dict[str, int]]:
+    """ONNX Runtime's transformer optimizer on an exported BERT or DistilBERT graph (fused Attention,
+    SkipLayerNormalization, BiasGelu), with `config` the model's transformers config; the embeddings' own
+    fusion stays off, as Optimum keeps it, so quantization still finds their Gather. Returns the file and
+    how many of each fused operator it holds."""
+    from onnxruntime.transformers.fusion_options import FusionOptions
+    from onnxruntime.transformers.optimizer import optimize_model
+
+    if config.model_type not in ("bert", "distilbert"):
+        raise BookError(f"ONNX Runtime's transformer optimizer is set up here for BERT and DistilBERT; "
+                        f"this model is a {config.model_type}.")
+    options = FusionOptions("bert")
+    options.enable_embed_layer_norm = False
+    optimized = optimize_model(str(source), model_type="bert", num_heads=config.num_attention_heads,
+                               hidden_size=config.hidden_size, optimization_options=options)
+    fused = {k: v for k, v in optimized.get_fused_operator_statistics().items() if v}
+    if not fused.get("Attention"):
+        raise BookError(f"ONNX Runtime's optimizer fused no Attention in {Path(source).name}: export it with "
+                        f"attention='eager' (the SDPA graph is not recognised).")
+    Path(target).parent.mkdir(parents=True, exist_ok=True)
+    optimized.save_model_to_file(str(target))
+    return Path(target), fused
+
+
+def quantize_onnx_dynamic(source: str | Path, target: str | Path, weight_type: str = "QInt8",
+                          per_channel: bool = False, reduce_range: bool = False) -> Path:
+    """ONNX Runtime's dynamic quantization: 8-bit weights (`QuantType[weight_type]`, per output channel or
+    per tensor, on a 7-bit range with `reduce_range`) for MatMul and Gather (the embeddings too)."""
     import logging
 
+    import onnx
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
     root = logging.getLogger()
     level = root.level
     root.setLevel(logging.ERROR)  # its "consider pre-processing" hint concerns shape inference, not accuracy
     try:
-        quantize_dynamic(str(source), str(target), weight_type=QuantType[weight_type])
+        # shape inference cannot type the optimizer's fused operators: tensors it cannot type are FLOAT
+        quantize_dynamic(str(source), str(target), weight_type=QuantType[weight_type], per_channel=per_channel,
+                         reduce_range=reduce_range, extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT})
     finally:
         root.setLevel(level)
     return Path(target)

@@ -42,6 +42,16 @@ def _parser() -> argparse.ArgumentParser:
     routes.add_argument("--seed", type=int, default=0, help="seed of the fixed subsets")
     routes.add_argument("--store", type=Path, default=Path("store"), help="the store to fill (default: store/)")
     routes.add_argument("--fresh", action="store_true", help="build again what the store already holds")
+    bench = commands.add_parser("bench", help="this machine's INT8 ceiling and the main routes' batch-1 latency "
+                                              "→ results/machines/<cpu>-<flags>.json (a few minutes)")
+    for option in ("--model", "--data"):
+        bench.add_argument(option, help="as for compare")
+    bench.add_argument("--threads", type=int, help="as for compare")
+    bench.add_argument("--profile", choices=("smoke", "full"), default="full",
+                       help="whose routes to reuse: the full build's (default) or the smoke build's")
+    bench.add_argument("--sentences", type=int, default=100, help="validation sentences timed one by one (default 100)")
+    bench.add_argument("--out-dir", type=Path, default=Path("results/machines"), help="where the record goes")
+    bench.add_argument("--store", type=Path, help="as for compare (stored routes are reused)")
     book = commands.add_parser("build-book", help="execute every chapter with papermill, then build the HTML book")
     book.add_argument("--model", help="as for compare")
     book.add_argument("--data", help="as for compare")
@@ -69,6 +79,8 @@ def main(argv: list[str] | None = None) -> int:
             return _compare(args)
         if args.command == "build-routes":
             return _build_routes(args)
+        if args.command == "bench":
+            return _bench(args)
         if args.command == "build-book":
             from .book_build import build_book
 
@@ -117,4 +129,16 @@ def _build_routes(args) -> int:
         made = entry.get("provenance", {}).get("built", {})
         print(f"{name}: {entry.get('skipped') or 'built ' + made.get('date', '?')}")
     print(f"store: {built['store']}")
+    return 0
+
+
+def _bench(args) -> int:
+    from ..methods.quantization import known_quantization_warnings_silenced
+    from .bench import bench_table, run_bench
+
+    with known_quantization_warnings_silenced():
+        record, path = run_bench(model=args.model, data=args.data, store_dir=args.store, out_dir=args.out_dir,
+                                 threads=args.threads, sentences=args.sentences, profile=args.profile)
+    print(bench_table(record))
+    print(f"\nwrote {path} in {record['seconds']:.0f} s")
     return 0

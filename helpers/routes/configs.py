@@ -91,11 +91,27 @@ class TorchaoInt8(RouteConfig):
 
 @dataclass(frozen=True, kw_only=True)
 class Onnx(RouteConfig):
-    """Exported to ONNX at `opset`; with `quantized`, ONNX Runtime's dynamic INT8 (`weight_type`)."""
+    """Exported to ONNX at `opset`; with `optimized`, through ONNX Runtime's transformer optimizer (attention
+    exported eagerly so it can be fused); with `quantized`, ONNX Runtime's dynamic INT8 (`weight_type`,
+    `per_channel`, `reduce_range`: the settings of `preset`, the instruction set they were chosen for)."""
+
+    opset: int = 17
+    optimized: bool = False
+    quantized: bool = False
+    weight_type: str = "QInt8"
+    per_channel: bool = False
+    reduce_range: bool = False
+    preset: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class OpenVino(RouteConfig):
+    """Exported to ONNX at `opset` and read by OpenVINO; with `quantized`, NNCF's post-training INT8 for a
+    transformer, activation ranges from `calibration_sentences` train sentences."""
 
     opset: int = 17
     quantized: bool = False
-    weight_type: str = "QInt8"
+    calibration_sentences: int = 0
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -135,7 +135,7 @@ def run_routes(chosen: list[Variant], fp32: Classifier, run: RunSettings, inputs
         if built is not None and variant.name in later and not variant.compiled:
             kept[variant.name] = built
         if measurer is None:  # build only (a CI job that fills the store for another to measure)
-            records[variant.name] = {**entry, "setup_seconds": model["setup_seconds"],
+            records[variant.name] = {**entry, "setup_seconds": model["setup_seconds"], "stored_at": model["path"],
                                      "provenance": {"built": _where_and_when(model["made"])}}
             continue
         ran = measured is None

@@ -25,11 +25,14 @@ from ..core.errors import BookError
 from ..core.models import Classifier, load_classifier, save_classifier, uncompiled
 from ..data.sst2 import SentimentData
 from ..methods.compiling import compile_and_warm, compiler_missing
-from ..methods.onnx_runtime import OrtModel, export_onnx, onnxruntime_missing, quantize_onnx_dynamic, save_onnx
+from ..measure.environment import cpu_model_and_flags
+from ..methods.onnx_runtime import (ORT_PRESETS, OrtModel, export_onnx, onnxruntime_missing, optimize_onnx, ort_preset,
+                                   quantize_onnx_dynamic, save_onnx)
 from ..methods.quantization import load_quantized, quantize_dynamic_int8, quantize_torchao_int8, save_quantized
 from ..methods.static_quantization import ExportedClassifier, load_static, quantize_static_int8, save_static
-from .configs import (AsLoaded, Compiled, Distilled, DynamicInt8, MixedInt8, Onnx, PrunedHeads, RouteConfig,
-                      RunSettings, StaticInt8, TorchaoInt8)
+from ..methods.openvino import openvino_missing
+from .configs import (AsLoaded, Compiled, Distilled, DynamicInt8, MixedInt8, Onnx, OpenVino, PrunedHeads,
+                      RouteConfig, RunSettings, StaticInt8, TorchaoInt8)
 
 BASELINE = "fp32"
 ROUTE_FILE = "route.json"  # in every saved route's folder: the route, its config and what it chose
@@ -69,7 +72,7 @@ class Variant:
     compiled: bool = False
     requirements: tuple[Callable[[], str | None], ...] = ()
     parent: str | None = None  # the route whose built model this one starts from (None: the FP32 model)
-    chapter: int = 12  # the chapter that introduces it: no table or figure shows it before
+    chapter: int = 13  # the chapter that introduces it: no table or figure shows it before
 
     def unavailable(self) -> str | None:
         """Why this route cannot run on this machine, or None."""
@@ -165,10 +168,25 @@ def _torchao(clf, config, _inputs):
 
 
 def _onnx(clf, config, inputs):
-    path = export_onnx(clf.model, clf.tokenizer, Path(inputs.scratch) / "model.onnx", config.opset)
+    scratch, chosen = Path(inputs.scratch), {}
+    path = export_onnx(clf.model, clf.tokenizer, scratch / "model.onnx", config.opset,
+                       attention="eager" if config.optimized else None)
+    if config.optimized:
+        path, chosen["fused_operators"] = optimize_onnx(path, scratch / "model_optimized.onnx", clf.model.config)
     if config.quantized:
-        path = quantize_onnx_dynamic(path, Path(inputs.scratch) / "model_quantized.onnx", config.weight_type)
-    return _with_model(clf, OrtModel(path, clf.model.config, inputs.threads)), {}
+        path = quantize_onnx_dynamic(path, scratch / f"{path.stem}_quantized.onnx", config.weight_type,
+                                     config.per_channel, config.reduce_range)
+    return _with_model(clf, OrtModel(path, clf.model.config, inputs.threads)), chosen
+
+
+def _openvino(clf, config, inputs):
+    from ..methods.openvino import OvModel, quantize_nncf, read_onnx
+
+    model = read_onnx(export_onnx(clf.model, clf.tokenizer, Path(inputs.scratch) / "model.onnx", config.opset))
+    if config.quantized:
+        calibration = _first(inputs.calibration, config.calibration_sentences, "openvino_int8")
+        model = quantize_nncf(model, clf.tokenizer, calibration, clf.max_length)
+    return _with_model(clf, OvModel(model, clf.model.config, inputs.threads)), {}
 
 
 # --- savers and loaders ---------------------------------------------------------------------------
@@ -243,6 +261,30 @@ def _onnx_loader(kind):
     return load
 
 
+def _save_openvino(clf, directory):
+    from ..methods.openvino import save_openvino
+
+    path = save_openvino(clf.model.ov_model, directory)
+    clf.model.config.save_pretrained(directory)
+    clf.tokenizer.save_pretrained(directory)
+    (Path(directory) / "openvino.json").write_text(json.dumps({"max_length": clf.max_length, "source": clf.source}))
+    return path.with_suffix(".bin")
+
+
+def _load_openvino(directory, threads):
+    from transformers import AutoConfig, AutoTokenizer
+
+    from ..methods.openvino import load_openvino
+
+    directory = Path(directory)
+    if not (directory / "openvino.json").is_file():
+        raise BookError(f"{directory} holds no OpenVINO route: no openvino.json.")
+    meta = json.loads((directory / "openvino.json").read_text())
+    config = AutoConfig.from_pretrained(directory, local_files_only=True)
+    tokenizer = AutoTokenizer.from_pretrained(directory, local_files_only=True)
+    return Classifier(load_openvino(directory, config, threads), tokenizer, meta["source"], int(meta["max_length"]))
+
+
 def _load_fp32(directory, _threads):
     return load_classifier(str(directory))
 
@@ -259,6 +301,11 @@ def _static_config(run: RunSettings) -> StaticInt8:
 
 def _pruned_config(run: RunSettings) -> PrunedHeads:
     return PrunedHeads(train_sentences=run.train_sentences, recovery_steps=run.recovery_steps, seed=run.seed)
+
+
+def _onnx_optimized_int8_config(_run: RunSettings) -> Onnx:
+    preset = ort_preset(cpu_model_and_flags()[1])  # this machine's instruction set, as Optimum would choose
+    return Onnx(optimized=True, quantized=True, preset=preset, **ORT_PRESETS[preset])
 
 
 def _distilled_config(run: RunSettings) -> Distilled:
@@ -327,6 +374,26 @@ VARIANTS: dict[str, Variant] = {v.name: v for v in (
             "ONNX Runtime quantize_dynamic: INT8 MatMul and embedding weights, activations per call", "int8",
             lambda _run: Onnx(quantized=True), _onnx, _onnx_saver("int8_dynamic"), _onnx_loader("int8_dynamic"),
             "#c0392b", ".onnx file + onnxruntime", "maintained", requirements=(onnxruntime_missing,), chapter=8),
+    Variant("onnx_fp32_optimized", "FP32 ONNX Runtime, optimized",
+            "exported with eager attention, then ONNX Runtime's transformer optimizer fuses attention, "
+            "LayerNorm and GELU; FP32", "fp32", lambda _run: Onnx(optimized=True), _onnx,
+            _onnx_saver("fp32_optimized"), _onnx_loader("fp32_optimized"), "#0b2545", ".onnx file + onnxruntime",
+            "maintained", requirements=(onnxruntime_missing,), chapter=8),
+    Variant("onnx_int8_optimized", "INT8 ONNX Runtime, optimized",
+            "the optimized graph, then ONNX Runtime quantize_dynamic with the settings this CPU's instruction "
+            "set suits (Optimum's presets)", "int8", _onnx_optimized_int8_config, _onnx,
+            _onnx_saver("int8_optimized"), _onnx_loader("int8_optimized"), "#7b1e1e", ".onnx file + onnxruntime",
+            "maintained", requirements=(onnxruntime_missing,), chapter=8),
+    Variant("openvino_fp32", "FP32 OpenVINO", "the ONNX export read and compiled by OpenVINO for this CPU, FP32",
+            "fp32", lambda _run: OpenVino(), _openvino, _save_openvino, _load_openvino, "#5b2a86",
+            "OpenVINO IR (.xml + .bin) + openvino", "maintained", requirements=(onnxruntime_missing, openvino_missing),
+            chapter=8),
+    Variant("openvino_int8", "INT8 OpenVINO (NNCF)",
+            "NNCF post-training INT8 of the OpenVINO model (transformer preset), activation ranges calibrated "
+            "on train sentences", "int8",
+            lambda run: OpenVino(quantized=True, calibration_sentences=run.calibration_sentences), _openvino,
+            _save_openvino, _load_openvino, "#9b59b6", "OpenVINO IR (.xml + .bin) + openvino", "maintained",
+            needs_calibration=True, requirements=(onnxruntime_missing, openvino_missing), chapter=8),
 )}
 
 

@@ -130,7 +130,8 @@ def _log_reads(kind: str, record: dict) -> None:
 
 def comparison_for(chapter: Chapter, progress: bool = True, variants: str | list[str] | None = None) -> dict:
     """This build's comparison record for the chosen routes (default: all; with a choice, every FP32 route
-    of the same model too, the baselines of its speedups): each route and
+    of the same model that the book has introduced by then too, the baselines of its speedups; so no page
+    names a route before the chapter that introduces it): each route and
     measurement comes from the store while nothing it depends on has changed, else it is built and
     measured now. The record of all routes is also written to `comparison.json`."""
     from ..routes.pipeline import run_comparison
@@ -139,7 +140,9 @@ def comparison_for(chapter: Chapter, progress: bool = True, variants: str | list
     whole = variants is None or variants == "all"
     if not whole:  # with every FP32 route of the same model: speedups are also against the fastest of them
         variants = [v.name for v in select_variants(variants)]
-        variants += [n for n, v in VARIANTS.items() if v.precision == "fp32" and not v.changes_model]
+        latest = max(VARIANTS[n].chapter for n in variants)
+        variants += [n for n, v in VARIANTS.items()
+                     if v.precision == "fp32" and not v.changes_model and v.chapter <= latest]
     record = run_comparison(
         model=chapter.model, data=chapter.data, profile=chapter.profile.name,
         out=chapter.comparison_path if whole else None, models_dir=chapter.models_dir, threads=chapter.threads,

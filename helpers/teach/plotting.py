@@ -353,3 +353,26 @@ def plot_learning_curves(curves: dict[str, list[float]], title: str, window: int
     ax.legend()
     fig.tight_layout()
     return fig
+
+
+def plot_machine_gallery(rows: list[dict]):
+    """Each machine's INT8 routes against its fastest FP32 route (rows: `bench.gallery_rows`), one group
+    of bars per machine, labelled by its INT8 class; the dashed line is parity with the best FP32."""
+    int8 = [r for r in rows if r["precision"] == "int8"]
+    machines = list(dict.fromkeys((r["int8 class"], r["cpu"], r["model"], r["measured"]) for r in int8))
+    routes = list(dict.fromkeys(r["route"] for r in int8))
+    fig, ax = plt.subplots(figsize=(max(6.5, 1.6 + 1.5 * len(machines)), 3.9))
+    width = 0.8 / max(1, len(routes))
+    for i, route in enumerate(routes):
+        values = {m: r["vs best FP32"] for r in int8 if r["route"] == route
+                  for m in [(r["int8 class"], r["cpu"], r["model"], r["measured"])]}
+        xs = [j + (i - (len(routes) - 1) / 2) * width for j, m in enumerate(machines) if m in values]
+        ax.bar(xs, [values[m] for m in machines if m in values], width, label=label(route), color=color(route))
+    ax.axhline(1, color="0.3", linestyle="--", linewidth=1)
+    ax.set_xticks(range(len(machines)), [f"{c}\n{cpu}\n{model}, {day}" for c, cpu, model, day in machines],
+                  fontsize=8)
+    ax.set_ylabel("× the machine's fastest FP32 route")
+    ax.set_title("INT8 at batch 1 on real sentences, by machine", fontsize=10)
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1))
+    fig.tight_layout()
+    return fig

@@ -1,0 +1,189 @@
+"""`python -m helpers bench`: what INT8 buys on this machine, in a few minutes, as one record.
+
+It measures the ceiling of this CPU's INT8 products against FP32 at the model's own Linear shapes, then
+the batch-1 latency of the main routes on real validation sentences and their accuracy on all of them,
+reusing the routes the store already holds. The record goes to `results/machines/<cpu>-<flags>.json`;
+the book commits one per kind of machine it was built on, and its gallery shows them side by side.
+"""
+
+from __future__ import annotations
+
+import re
+import statistics
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+from ..core.models import load_classifier
+from ..core.sources import display_name
+from ..data.sst2 import load_sst2
+from ..measure.environment import describe_environment, default_threads, int8_class
+from ..measure.evaluation import evaluate, token_lengths
+from ..measure.kernels import kernel_ceilings, linear_shapes
+from ..measure.latency import fixed_threads, latency_on_sentences
+from ..measure.size import model_bytes
+from ..routes.pipeline import run_comparison
+from ..routes.report import write_json
+from ..routes.variants import VARIANTS
+
+# The routes a machine's record compares: FP32 eager and the FP32 routes that may beat it (the fair
+# baseline), then INT8 through PyTorch, ONNX Runtime and OpenVINO. Routes that need training or compiling are
+# left to the book's build (minutes each); a route whose package is missing is recorded as skipped.
+BENCH_ROUTES = ("fp32", "onnx_fp32", "onnx_fp32_optimized", "openvino_fp32", "int8_dynamic", "onnx_int8_dynamic",
+                "onnx_int8_optimized", "openvino_int8")
+SCHEMA = 1
+
+
+def machine_file_name(env: dict) -> str:
+    """`<cpu>-<flags>.json`: the CPU's name and the ISA flags that decide INT8 speed, lower case."""
+    words = [env["cpu"], *(env["cpu_flags"] or ["no-avx2"])]
+    return re.sub(r"[^a-z0-9]+", "-", "-".join(words).lower()).strip("-") + ".json"
+
+
+def _faster_fp32(routes: dict) -> str:
+    fp32 = [n for n, r in routes.items() if r.get("precision") == "fp32" and "latency_ms" in r]
+    return min(fp32, key=lambda n: routes[n]["latency_ms"]["median"])
+
+
+def run_bench(model: str | None = None, data: str | None = None, store_dir: str | Path | None = None,
+              out_dir: str | Path = "results/machines", threads: int | None = None, sentences: int = 100,
+              seed: int = 0, routes: tuple[str, ...] = BENCH_ROUTES, rounds: int = 3, profile: str = "full",
+              progress: bool = True) -> tuple[dict, Path]:
+    """Measure this machine (see the module's docstring) and write its record; returns it and its path.
+    Each route is timed on the same sentences in `rounds` round-robin rounds; its median is the median of
+    the rounds' medians (`round_medians` shows their spread, `p10`/`p90` the last round's)."""
+    start = time.perf_counter()
+    threads = default_threads() if threads is None else threads
+    # the routes as the book's build of `profile` configures them: the store reuses what that build made
+    built = run_comparison(model=model, data=data, profile=profile, out=None,
+                           models_dir="models", threads=threads, seed=seed,  # store: as compare's (store/)
+                           variants=list(routes), store_dir=store_dir, progress=progress, measure=False)
+    examples = load_sst2(data, "validation")
+    fp32 = load_classifier(model)
+    timed = examples.sentences[:sentences]  # the first sentences of the split: the same on every machine
+    tokens = int(statistics.median(token_lengths(fp32, timed)))
+    env = describe_environment(threads)
+    kernels = kernel_ceilings(linear_shapes(fp32.model.config), tokens, threads)
+    measured, loaded = {}, {}
+    for name, entry in built["variants"].items():
+        variant = VARIANTS[name]
+        row = {"label": variant.label, "precision": variant.precision, "config": entry["config"]}
+        if "skipped" in entry:
+            measured[name] = {**row, "skipped": entry["skipped"]}
+            continue
+        loaded[name] = clf = variant.load(entry["stored_at"], threads)
+        with fixed_threads(threads):
+            accuracy = evaluate(clf, examples, 32, progress=False).accuracy
+        measured[name] = {**row, "accuracy": accuracy, "size_bytes": model_bytes(clf.model)}
+    medians: dict[str, list[float]] = {name: [] for name in loaded}
+    for _ in range(rounds):  # round-robin: a machine's drift falls on every route alike
+        for name, clf in loaded.items():
+            latency = latency_on_sentences(clf, timed, threads, warmup=10)
+            medians[name].append(latency.median)
+            measured[name]["latency_ms"] = {**latency.to_dict(), "median": statistics.median(medians[name]),
+                                            "round_medians": [round(m, 4) for m in medians[name]]}
+    measured = {name: measured[name] for name in routes if name in measured}  # in the order asked for
+    eager = measured["fp32"]["latency_ms"]["median"]
+    best = _faster_fp32(measured)
+    for row in measured.values():
+        if "latency_ms" in row:
+            row["speedup"] = eager / row["latency_ms"]["median"]
+            row["speedup_vs_best_fp32"] = measured[best]["latency_ms"]["median"] / row["latency_ms"]["median"]
+            row["accuracy_delta_pts"] = 100 * (row["accuracy"] - measured["fp32"]["accuracy"])
+    record = {
+        "schema": SCHEMA,
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "machine": {"cpu": env["cpu"], "cpu_flags": env["cpu_flags"], "int8_class": int8_class(env["cpu_flags"]),
+                    "cpu_capability": env["cpu_capability"], "logical_cpus": env["logical_cpus"],
+                    "platform": env["platform"]},
+        "environment": env,
+        "model": display_name(fp32.source),
+        "data": display_name(examples.source),
+        "n_examples": len(examples),
+        "timed_sentences": len(timed),
+        "rounds": rounds,
+        "profile": profile,
+        "median_tokens": tokens,
+        "threads": threads,
+        "kernels": [k.to_dict() for k in kernels],
+        "best_fp32": best,
+        "routes": measured,
+        "seconds": round(time.perf_counter() - start, 1),
+    }
+    path = Path(out_dir) / machine_file_name(env)
+    write_json(record, path)
+    return record, path
+
+
+def bench_table(record: dict) -> str:
+    """The record as lines a terminal shows: the ceiling per kernel, then each route."""
+    lines = [f"{record['machine']['cpu']} ({record['machine']['int8_class']}), {record['threads']} threads, "
+             f"{record['model']}, batch 1, {record['timed_sentences']} sentences of median "
+             f"{record['median_tokens']} tokens"]
+    by_kernel: dict[str, list[float]] = {}
+    for k in record["kernels"]:
+        by_kernel.setdefault(k["kernel"], []).append(k["ceiling"])
+    for kernel, ceilings in by_kernel.items():
+        lines.append(f"  ceiling, {kernel}: INT8 {min(ceilings):.2f}–{max(ceilings):.2f}× FP32")
+    for name, row in record["routes"].items():
+        if "skipped" in row:
+            lines.append(f"  {name:22s} skipped: {row['skipped']}")
+            continue
+        lines.append(f"  {name:22s} {row['latency_ms']['median']:7.2f} ms  {row['speedup']:5.2f}× eager  "
+                     f"{row['speedup_vs_best_fp32']:5.2f}× {record['best_fp32']}  "
+                     f"accuracy {100 * row['accuracy']:.2f}% ({row['accuracy_delta_pts']:+.2f})")
+    return "\n".join(lines)
+
+
+def machine_records(directory: str | Path) -> list[dict]:
+    """Every machine record in `directory` (`results/machines/` of the book's checkout), oldest first;
+    refuses a file that is not such a record."""
+    import json
+
+    from ..core.errors import BookError
+
+    records = []
+    for path in sorted(Path(directory).glob("*.json")):
+        record = json.loads(path.read_text())
+        if record.get("schema") != SCHEMA or "machine" not in record or "routes" not in record:
+            raise BookError(f"{path} is not a machine record of this book (schema {SCHEMA}); "
+                            f"write one with `python -m helpers bench`.")
+        records.append(record | {"file": path.name})
+    return sorted(records, key=lambda r: r["created"])
+
+
+def gallery_rows(records: list[dict]) -> list[dict]:
+    """One row per machine and measured route: the machine's INT8 class, the route, its median latency,
+    its speedups against FP32 eager and the machine's fastest FP32 route, its accuracy change."""
+    rows = []
+    for record in records:
+        machine = record["machine"]
+        for name, route in record["routes"].items():
+            if "latency_ms" not in route:
+                continue
+            rows.append({"int8 class": machine["int8_class"], "cpu": machine["cpu"], "model": record["model"],
+                         "threads": record["threads"], "route": name, "precision": route["precision"],
+                         "median ms": route["latency_ms"]["median"], "vs FP32 eager": route["speedup"],
+                         "vs best FP32": route["speedup_vs_best_fp32"], "best FP32": record["best_fp32"],
+                         "accuracy change (pts)": route["accuracy_delta_pts"],
+                         "measured": record["created"][:10], "commit": record["environment"].get("commit")})
+    return rows
+
+
+def advice_per_class(records: list[dict], max_drop_pts: float = 0.5) -> list[dict]:
+    """Per INT8 class (and model), the fastest INT8 route within `max_drop_pts` of FP32 on the latest
+    record of each machine: what to deploy there and what to expect."""
+    latest = {}
+    for record in records:  # oldest first: a later record of the same machine and model replaces it
+        latest[(record["file"], record["model"])] = record
+    best: dict[tuple[str, str], dict] = {}
+    for row in gallery_rows(list(latest.values())):
+        if row["precision"] != "int8" or row["accuracy change (pts)"] < -max_drop_pts:
+            continue
+        key = (row["int8 class"], row["model"])
+        if key not in best or row["vs best FP32"] > best[key]["vs best FP32"]:
+            best[key] = row
+    return [{"int8 class": cls, "model": model, "deploy": row["route"], "vs FP32 eager": row["vs FP32 eager"],
+             "vs best FP32": row["vs best FP32"], "best FP32": row["best FP32"],
+             "accuracy change (pts)": row["accuracy change (pts)"], "measured on": row["cpu"]}
+            for (cls, model), row in sorted(best.items())]

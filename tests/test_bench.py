@@ -1,0 +1,85 @@
+"""`python -m helpers bench`: a machine's record (kernel ceilings, the main routes at batch 1), and the
+pieces it is made of. Timings are recorded, never asserted."""
+
+import json
+from types import SimpleNamespace
+
+import pytest
+
+from conftest import REPO
+from helpers.measure.environment import int8_class
+from helpers.measure.kernels import kernel_ceilings, linear_shapes
+from helpers.publish.bench import bench_table, machine_file_name, run_bench
+from test_cli import run_cli
+
+
+def test_linear_shapes_are_read_from_bert_and_distilbert_configs():
+    bert = SimpleNamespace(hidden_size=384, intermediate_size=1536)
+    distilbert = SimpleNamespace(hidden_size=768, hidden_dim=3072, intermediate_size=None)
+    assert linear_shapes(bert) == [(384, 384), (384, 1536), (1536, 384)]
+    assert linear_shapes(distilbert) == [(768, 768), (768, 3072), (3072, 768)]
+
+
+def test_every_kernel_pair_is_timed_at_every_shape():
+    timings = kernel_ceilings([(32, 16), (16, 32)], tokens=3, threads=1, repeats=3)
+    assert {t.kernel for t in timings} == {"torch dynamic Linear", "torch._int_mm", "ONNX Runtime MatMulInteger"}
+    assert sorted({(t.m, t.k, t.n) for t in timings}) == [(3, 16, 32), (3, 32, 16)]
+    for t in timings:
+        assert t.fp32_us > 0 and t.int8_us > 0 and t.to_dict()["ceiling"] == pytest.approx(t.fp32_us / t.int8_us)
+
+
+@pytest.mark.parametrize("flags, expected", [
+    (["avx2", "fma"], "AVX2"),
+    (["avx2", "avx512f", "avx512bw"], "AVX-512"),
+    (["avx2", "avx512bw", "avx512_vnni"], "AVX-512 VNNI"),
+    (["avx2", "avx512bw", "avx512_vnni", "amx_tile", "amx_int8"], "AMX"),
+    (["avx2", "fma", "avx_vnni"], "AVX-VNNI"),
+    (["asimddp"], "ARM dot product"),
+    (["asimddp", "i8mm"], "ARM i8mm"),
+    ([], "no INT8 dot product")])
+def test_a_machine_is_classed_by_its_best_int8_instruction(flags, expected):
+    assert int8_class(flags) == expected
+
+
+def test_a_machine_file_is_named_by_its_cpu_and_flags():
+    env = {"cpu": "AMD EPYC 9R14 96-Core Processor", "cpu_flags": ["avx2", "avx512_vnni"]}
+    assert machine_file_name(env) == "amd-epyc-9r14-96-core-processor-avx2-avx512-vnni.json"
+    assert machine_file_name({"cpu": "aarch64", "cpu_flags": []}) == "aarch64-no-avx2.json"
+
+
+def test_bench_records_the_machine_the_ceiling_and_each_route(tmp_path, tiny_bert, tiny_data):
+    routes = ("fp32", "onnx_fp32_optimized", "int8_dynamic", "onnx_int8_optimized", "openvino_int8")
+    record, path = run_bench(model=str(tiny_bert), data=str(tiny_data), store_dir=tmp_path / "store",
+                             out_dir=tmp_path / "machines", threads=1, sentences=5, routes=routes, rounds=2,
+                             profile="smoke", progress=False)
+    assert path.parent == tmp_path / "machines" and json.loads(path.read_text()) == json.loads(json.dumps(record))
+    assert list(record["routes"]) == list(routes)
+    assert record["machine"]["int8_class"] == int8_class(record["machine"]["cpu_flags"])
+    assert record["n_examples"] == 30 and record["timed_sentences"] == 5
+    assert len(record["kernels"]) == 3 * 3  # three kernel pairs at the three Linear shapes of the tiny BERT
+    assert record["routes"][record["best_fp32"]]["precision"] == "fp32"
+    for row in record["routes"].values():
+        assert len(row["latency_ms"]["round_medians"]) == 2
+        assert min(row["latency_ms"]["round_medians"]) <= row["latency_ms"]["median"]
+    fp32 = record["routes"]["fp32"]
+    assert fp32["speedup"] == 1 and fp32["accuracy_delta_pts"] == 0
+    optimized = record["routes"]["onnx_int8_optimized"]
+    assert optimized["config"]["optimized"] and optimized["config"]["preset"]
+    assert optimized["speedup_vs_best_fp32"] == pytest.approx(
+        record["routes"][record["best_fp32"]]["latency_ms"]["median"] / optimized["latency_ms"]["median"])
+    table = bench_table(record)
+    assert all(name in table for name in routes) and "ceiling, torch._int_mm" in table
+    # a second run reuses the routes the first one stored
+    stored = sorted(p.name for p in (tmp_path / "store" / "models").iterdir())
+    run_bench(model=str(tiny_bert), data=str(tiny_data), store_dir=tmp_path / "store", out_dir=tmp_path / "again",
+              threads=1, sentences=5, routes=routes, profile="smoke", progress=False)
+    assert all(len(list((tmp_path / "store" / "models" / name).iterdir())) == 1 for name in stored)
+
+
+def test_bench_on_the_command_line_says_where_its_record_went(tmp_path, tiny_bert, tiny_data):
+    proc = run_cli("bench", "--model", str(tiny_bert), "--data", str(tiny_data), "--threads", "1", "--profile", "smoke",
+                   "--sentences", "3", "--out-dir", str(tmp_path / "machines"), "--store", str(tmp_path / "store"),
+                   cwd=REPO)
+    assert proc.returncode == 0, proc.stderr
+    written = list((tmp_path / "machines").glob("*.json"))
+    assert len(written) == 1 and f"wrote {written[0]}" in proc.stdout
