@@ -336,7 +336,7 @@ VARIANTS: dict[str, Variant] = {v.name: v for v in (
             "quantize_dynamic on every Linear except the k most sensitive, ranked and k chosen on train sentences",
             "int8", lambda run: MixedInt8(dev_sentences=run.calibration_sentences), _mixed, _save_eager_quantized,
             _load_eager_quantized, "#e8a33d", "state_dict + load_quantized", _TORCH_AO, needs_calibration=True,
-            chapter=9),
+            chapter=7),
     Variant("int8_static", "INT8 static (PT2E, compiled)",
             "PT2E static PTQ: activation ranges calibrated on train sentences, x86 inductor, torch.compile",
             "int8", _static_config, _static, _save_static, _load_static, "#8e44ad",
