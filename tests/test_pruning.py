@@ -5,6 +5,7 @@ from types import SimpleNamespace
 import pytest
 import torch
 
+from conftest import REPO
 from helpers import BookError, SentimentData, load_classifier, model_bytes
 from helpers.core.anatomy import anatomy, encoder_layers, heads_per_layer
 from helpers.methods.pruning import (encoder_linears, head_importance, layer_drop_loss, least_important_heads, linear_sparsity, load_pruned,
@@ -29,18 +30,30 @@ def tiny(request):
     return load_classifier(str(request.getfixturevalue(request.param)))
 
 
-def _magnitude_pruned(clf, sparsity):
-    """Chapter 10 zeroes the smallest encoder weights with torch's own pruning; the same, for a test."""
+def _chapter_function(notebook: str, name: str):
+    """A function as chapter `notebook` defines it on the page (the technique lives there, not in helpers),
+    so the test checks the reader's code itself, not a copy of it."""
     import copy
+    import json
+    import textwrap
+    from dataclasses import replace
 
     from torch.nn.utils import prune
 
-    model = copy.deepcopy(clf.model).eval()
-    weights = [(m, "weight") for _, m in encoder_linears(model)]
-    prune.global_unstructured(weights, pruning_method=prune.L1Unstructured, amount=sparsity)
-    for module, name in weights:
-        prune.remove(module, name)
-    return model
+    for cell in json.loads((REPO / "chapters" / notebook).read_text())["cells"]:
+        source = "".join(cell["source"])
+        if cell["cell_type"] == "code" and f"def {name}(" in source:
+            lines = source[source.index(f"def {name}("):].splitlines()
+            end = next((i for i, line in enumerate(lines[1:], 1) if line and not line[0].isspace()), len(lines))
+            namespace = {"copy": copy, "prune": prune, "replace": replace, "encoder_linears": encoder_linears}
+            exec(textwrap.dedent("\n".join(lines[:end])), namespace)
+            return namespace[name]
+    raise AssertionError(f"{notebook} defines no {name}")
+
+
+def _magnitude_pruned(clf, sparsity):
+    """Chapter 10's magnitude pruning (torch's own global_unstructured), run from the chapter's cell."""
+    return _chapter_function("10_pruning.ipynb", "magnitude_pruned")(clf, sparsity).model
 
 
 def test_linear_sparsity_counts_the_zeros_of_every_encoder_linear(tiny):

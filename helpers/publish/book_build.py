@@ -114,14 +114,27 @@ def execute_chapter(source: Path, target: Path, parameters: dict, cell_timeout_s
 
 def _execute_with_reads(source: Path, target: Path, parameters: dict, cell_timeout_s: int, reads: Path,
                         beside: int) -> float:
-    """One chapter in a worker process of its own, `beside` chapters at a time: its kernel inherits
-    `$BOOK_READS` (what it read) and OpenMP threads that sleep while they wait instead of spinning.
-    Returns the seconds it took."""
-    os.environ["BOOK_READS"] = str(reads)
-    os.environ["OMP_WAIT_POLICY"] = "PASSIVE"
+    """One chapter, its kernel told where to note what it read (`$BOOK_READS`); beside other chapters
+    (`beside` > 1, each in a worker process of its own) its OpenMP threads sleep while they wait instead
+    of spinning. The environment is given back afterwards. Returns the seconds it took."""
+    settings = {"BOOK_READS": str(reads), **({"OMP_WAIT_POLICY": "PASSIVE"} if beside > 1 else {})}
+    before = {name: os.environ.get(name) for name in settings}
+    os.environ.update(settings)
     began = time.perf_counter()
-    execute_chapter(source, target, parameters, cell_timeout_s)
+    try:
+        execute_chapter(source, target, parameters, cell_timeout_s)
+    finally:
+        _restore_environment(before)
     return time.perf_counter() - began
+
+
+def _restore_environment(before: dict[str, str | None]) -> None:
+    """Give environment variables back the values `before` holds (None: unset)."""
+    for name, value in before.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
 
 
 def execute_chapters(tree: Path, parameters: dict, repo: Path = REPO, log=print, cell_timeout_s: int = 1800,
@@ -141,7 +154,8 @@ def execute_chapters(tree: Path, parameters: dict, repo: Path = REPO, log=print,
     build = made_here()
     context = {**(context or {}), **({"chapters_at_a_time": jobs} if jobs > 1 else {})}
     todo, done, notebooks, lines = {}, {}, {}, {}
-    for source in chapter_notebooks(repo):
+    sources = chapter_notebooks(repo)
+    for source in sources:
         target = tree / source.relative_to(repo)
         target.parent.mkdir(parents=True, exist_ok=True)
         key = chapter_key(source, parameters_for_key(parameters), context)
@@ -172,27 +186,20 @@ def execute_chapters(tree: Path, parameters: dict, repo: Path = REPO, log=print,
 
     if todo:
         log(f"executing {len(todo)} chapters{f', {jobs} at a time' if jobs > 1 else ''} …")
+    for _target, _key, reads in todo.values():
+        reads.unlink(missing_ok=True)
     if jobs <= 1:  # in this process, one after the other
         for source, (target, _key, reads) in todo.items():
-            reads.unlink(missing_ok=True)
-            began = time.perf_counter()
-            os.environ["BOOK_READS"] = str(reads)
-            try:
-                execute_chapter(source, target, parameters, cell_timeout_s)
-            finally:
-                os.environ.pop("BOOK_READS", None)
-            finish(source, time.perf_counter() - began)
+            finish(source, _execute_with_reads(source, target, parameters, cell_timeout_s, reads, 1))
     elif todo:
         with ProcessPoolExecutor(max_workers=jobs, mp_context=get_context("spawn")) as pool:
-            started = {}
-            for source, (target, _key, reads) in todo.items():
-                reads.unlink(missing_ok=True)
-                started[source] = pool.submit(_execute_with_reads, source, target, parameters, cell_timeout_s,
-                                              reads, jobs)
+            started = {source: pool.submit(_execute_with_reads, source, target, parameters, cell_timeout_s,
+                                           reads, jobs)
+                       for source, (target, _key, reads) in todo.items()}
             for source, future in started.items():  # in book order; each raises its own failure
                 finish(source, future.result())
 
-    for source in chapter_notebooks(repo):
+    for source in sources:
         nb, target = notebooks[source], tree / source.relative_to(repo)
         if not mark_provenance(nb, lines[source]):
             raise BookError(f"{source.name} prints no provenance: it must call print(chapter.describe()).")
@@ -354,11 +361,7 @@ def build_book(model=None, data=None, profile=None, seed: int = 0, repo: Path = 
         log(kept)
         raise
     finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
+        _restore_environment(saved)
     html = publish(staging, site)
     ran = [name for name, c in chapters.items() if c["ran"]]
     log(f"executed {len(ran)} of {len(chapters)} chapters ({sum(c['seconds'] for c in chapters.values()):.0f} s), "
