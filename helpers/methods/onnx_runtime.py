@@ -4,7 +4,6 @@ versions (with the settings each instruction set suits), and a session as a mode
 from __future__ import annotations
 
 import importlib.util
-import json
 import platform
 import shutil
 import warnings
@@ -182,16 +181,12 @@ class OrtModel:
         return onnx_breakdown(self.path)
 
 
-def save_onnx(path: str | Path, config, tokenizer, directory: str | Path, kind: str, meta: dict) -> Path:
-    """Copy an ONNX file into `directory/onnx/`, with the config and tokenizer beside it."""
-    directory = Path(directory)
-    target = directory / ONNX_SUBDIR / FILES[kind]
+def save_onnx(path: str | Path, directory: str | Path, kind: str) -> Path:
+    """Copy an ONNX file into `directory/onnx/` under the name transformers.js reads for `kind`."""
+    target = Path(directory) / ONNX_SUBDIR / FILES[kind]
     target.parent.mkdir(parents=True, exist_ok=True)
     if Path(path).resolve() != target.resolve():
         shutil.copy2(path, target)
-    config.save_pretrained(directory)
-    tokenizer.save_pretrained(directory)
-    (directory / f"{Path(FILES[kind]).stem}.json").write_text(json.dumps(meta, indent=2))
     return target
 
 

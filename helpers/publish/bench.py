@@ -23,7 +23,7 @@ from ..measure.kernels import kernel_ceilings, linear_shapes
 from ..measure.latency import fixed_threads, latency_on_sentences
 from ..measure.size import model_bytes
 from ..routes.pipeline import run_comparison
-from ..routes.report import write_json
+from ..routes.report import best_fp32, write_json
 from ..routes.variants import VARIANTS
 
 # The routes a machine's record compares: FP32 eager and the FP32 routes that may beat it (the fair
@@ -38,11 +38,6 @@ def machine_file_name(env: dict) -> str:
     """`<cpu>-<flags>.json`: the CPU's name and the ISA flags that decide INT8 speed, lower case."""
     words = [env["cpu"], *(env["cpu_flags"] or ["no-avx2"])]
     return re.sub(r"[^a-z0-9]+", "-", "-".join(words).lower()).strip("-") + ".json"
-
-
-def _faster_fp32(routes: dict) -> str:
-    fp32 = [n for n, r in routes.items() if r.get("precision") == "fp32" and "latency_ms" in r]
-    return min(fp32, key=lambda n: routes[n]["latency_ms"]["median"])
 
 
 def run_bench(model: str | None = None, data: str | None = None, store_dir: str | Path | None = None,
@@ -84,7 +79,7 @@ def run_bench(model: str | None = None, data: str | None = None, store_dir: str 
                                             "round_medians": [round(m, 4) for m in medians[name]]}
     measured = {name: measured[name] for name in routes if name in measured}  # in the order asked for
     eager = measured["fp32"]["latency_ms"]["median"]
-    best = _faster_fp32(measured)
+    best = best_fp32({"variants": measured})
     for row in measured.values():
         if "latency_ms" in row:
             row["speedup"] = eager / row["latency_ms"]["median"]

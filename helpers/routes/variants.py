@@ -236,28 +236,44 @@ def _load_static(directory, _threads):
     return Classifier(model, tokenizer, meta["source"], int(meta["max_length"]))
 
 
+def _save_beside(clf: Classifier, directory, meta_file: str, **meta) -> None:
+    """What a runtime's model file needs beside it to answer as a Classifier: the transformers config,
+    the tokenizer, and `meta_file` (source, max_length and `meta`)."""
+    clf.model.config.save_pretrained(directory)
+    clf.tokenizer.save_pretrained(directory)
+    (Path(directory) / meta_file).write_text(json.dumps(
+        {**meta, "max_length": clf.max_length, "source": clf.source}, indent=2))
+
+
+def _load_beside(directory: Path, meta_file: str, what: str, model_for) -> Classifier:
+    """A Classifier from a folder `_save_beside` filled: `model_for(config)` makes the runtime's model."""
+    from transformers import AutoConfig, AutoTokenizer
+
+    if not (directory / meta_file).is_file():
+        raise BookError(f"{directory} holds no {what}: no {meta_file}.")
+    meta = json.loads((directory / meta_file).read_text())
+    config = AutoConfig.from_pretrained(directory, local_files_only=True)
+    tokenizer = AutoTokenizer.from_pretrained(directory, local_files_only=True)
+    return Classifier(model_for(config), tokenizer, meta["source"], int(meta["max_length"]))
+
+
 def _onnx_saver(kind):
     def save(clf, directory):
-        meta = {"kind": kind, "max_length": clf.max_length, "source": clf.source}
-        return save_onnx(clf.model.path, clf.model.config, clf.tokenizer, directory, kind, meta)
+        from ..methods.onnx_runtime import FILES
+
+        target = save_onnx(clf.model.path, directory, kind)
+        _save_beside(clf, directory, f"{Path(FILES[kind]).stem}.json", kind=kind)
+        return target
     return save
 
 
 def _onnx_loader(kind):
     def load(directory, threads):
-        from transformers import AutoConfig, AutoTokenizer
-
         from ..methods.onnx_runtime import FILES, ONNX_SUBDIR
 
         directory = Path(directory)
-        meta_path = directory / f"{Path(FILES[kind]).stem}.json"
-        if not meta_path.is_file():
-            raise BookError(f"{directory} holds no {kind} ONNX model: no {meta_path.name}.")
-        meta = json.loads(meta_path.read_text())
-        config = AutoConfig.from_pretrained(directory, local_files_only=True)
-        tokenizer = AutoTokenizer.from_pretrained(directory, local_files_only=True)
-        model = OrtModel(directory / ONNX_SUBDIR / FILES[kind], config, threads)
-        return Classifier(model, tokenizer, meta["source"], int(meta["max_length"]))
+        return _load_beside(directory, f"{Path(FILES[kind]).stem}.json", f"{kind} ONNX model",
+                            lambda config: OrtModel(directory / ONNX_SUBDIR / FILES[kind], config, threads))
     return load
 
 
@@ -265,24 +281,16 @@ def _save_openvino(clf, directory):
     from ..methods.openvino import save_openvino
 
     path = save_openvino(clf.model.ov_model, directory)
-    clf.model.config.save_pretrained(directory)
-    clf.tokenizer.save_pretrained(directory)
-    (Path(directory) / "openvino.json").write_text(json.dumps({"max_length": clf.max_length, "source": clf.source}))
+    _save_beside(clf, directory, "openvino.json")
     return path.with_suffix(".bin")
 
 
 def _load_openvino(directory, threads):
-    from transformers import AutoConfig, AutoTokenizer
-
     from ..methods.openvino import load_openvino
 
     directory = Path(directory)
-    if not (directory / "openvino.json").is_file():
-        raise BookError(f"{directory} holds no OpenVINO route: no openvino.json.")
-    meta = json.loads((directory / "openvino.json").read_text())
-    config = AutoConfig.from_pretrained(directory, local_files_only=True)
-    tokenizer = AutoTokenizer.from_pretrained(directory, local_files_only=True)
-    return Classifier(load_openvino(directory, config, threads), tokenizer, meta["source"], int(meta["max_length"]))
+    return _load_beside(directory, "openvino.json", "OpenVINO route",
+                        lambda config: load_openvino(directory, config, threads))
 
 
 def _load_fp32(directory, _threads):
