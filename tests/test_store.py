@@ -210,3 +210,20 @@ def test_a_same_size_edit_is_caught_and_an_identical_rewrite_is_not(tmp_path):
     weights.write_bytes(b"abce")  # same size, one byte changed
     assert store.find_model("r", "k" * 64) is None
     assert len(logged) == 1 and "w.bin differs" in logged[0]
+
+
+def test_publishing_the_same_entry_again_leaves_the_published_folder_alone(tmp_path):
+    """Two chapters executed side by side publish the same routes: the second must not pull the folder
+    away from the first (it may be reading from it); a rebuilt entry is published anew."""
+    from helpers.routes.store import Store
+
+    store = Store(tmp_path / "store", log=lambda _line: None)
+    entry = store.put_model("r", "k" * 64, lambda folder: (folder / "w.bin").write_bytes(b"abcd") and None, {})
+    target = store.publish_model(entry, tmp_path / "models" / "r")
+    (target / "being-read.tmp").write_text("a reader's file")  # e.g. a quantizer's intermediate file
+    assert store.publish_model(store.find_model("r", "k" * 64), target) == target
+    assert (target / "being-read.tmp").is_file() and (target / "w.bin").read_bytes() == b"abcd"
+    time.sleep(1.1)  # entries are dated to the second
+    rebuilt = store.put_model("r", "k" * 64, lambda folder: (folder / "w.bin").write_bytes(b"efgh") and None, {})
+    store.publish_model(rebuilt, target)
+    assert not (target / "being-read.tmp").exists() and (target / "w.bin").read_bytes() == b"efgh"

@@ -25,6 +25,7 @@ from ..core.fingerprints import digest, folder_digests
 from ..measure.environment import cpu_model_and_flags, source_commit
 
 ENTRY_FILE = "entry.json"
+PUBLISHED_FILE = ".published"  # in a published route folder: the key and date of the entry it came from
 KEY_CHARS = 20  # of the SHA-256 in folder names (the whole key is checked inside)
 
 
@@ -145,12 +146,17 @@ class Store:
         return {**entry, "path": path}
 
     def publish_model(self, entry: dict, target: Path) -> Path:
-        """Put a stored route at `target` (hard links where the file system allows: no copy of the weights)."""
-        target = Path(target)
+        """Put a stored route at `target` (hard links where the file system allows: no copy of the weights).
+        A target that already holds this entry is left as it is: two chapters executed side by side ask
+        for the same routes, and replacing a folder the other is reading from would pull it away."""
+        target, published = Path(target), f"{entry['key']} {entry['made']['date']}"  # rebuilt: a new date
+        if (target / PUBLISHED_FILE).is_file() and (target / PUBLISHED_FILE).read_text() == published:
+            return target
         if target.exists():
             shutil.rmtree(target)
         shutil.copytree(entry["path"], target, copy_function=_link_or_copy,
                         ignore=shutil.ignore_patterns(ENTRY_FILE))
+        (target / PUBLISHED_FILE).write_text(published)
         return target
 
     # --- measurements -------------------------------------------------------------------------------
