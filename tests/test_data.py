@@ -2,6 +2,7 @@ import pytest
 
 from conftest import write_parquet
 from helpers import BookError, fixed_subset, load_sst2
+from helpers.data.sst2 import training_examples
 
 
 def test_shared_validation_split_is_glue_sst2(shared_data):
@@ -25,6 +26,15 @@ def test_fixed_subset_is_reproducible_and_ordered(shared_data):
     assert positions == sorted(positions)
     assert fixed_subset(data, 40, seed=4).sentences != a.sentences
     assert fixed_subset(data, None) is data
+
+
+def test_a_smaller_training_sample_is_the_start_of_a_larger_one(shared_data):
+    small, large = training_examples(str(shared_data), 50), training_examples(str(shared_data), 400)
+    assert large.sentences[:50] == small.sentences and large.labels[:50] == small.labels
+    assert len(set(large.sentences)) > 350 and large.split == "train"
+    assert training_examples(str(shared_data), 50, seed=1).sentences != small.sentences
+    with pytest.raises(BookError, match="at least 1"):
+        training_examples(str(shared_data), 0)
 
 
 def _rows(sentences, labels):

@@ -5,8 +5,8 @@ import torch
 from torch import nn
 
 from helpers import BookError, SentimentData, load_classifier, save_classifier
-from helpers.methods.distillation import (distil, distillation_loss, save_distilled, student_from_teacher,
-                                  teacher_logits)
+from helpers.methods.distillation import (alternate_layers, distil, distillation_loss, save_distilled,
+                                         student_from_teacher, teacher_logits)
 from helpers.methods.pruning import encoder_layers
 from helpers.methods.training import fine_tune
 
@@ -33,12 +33,24 @@ def test_teacher_logits_are_the_teachers_row_by_row(teacher):
         torch.testing.assert_close(targets[i], _logits(teacher, [sentence])[0], rtol=1e-4, atol=1e-5)
 
 
-def test_the_student_copies_every_other_teacher_layer(teacher):
+def test_the_student_copies_every_other_teacher_layer_ending_with_the_last(teacher):
+    assert alternate_layers(6) == [1, 3, 5] and alternate_layers(5) == [0, 2, 4] and alternate_layers(1) == [0]
     student = student_from_teacher(teacher)
     assert len(encoder_layers(student.model)) == 1 and len(encoder_layers(teacher.model)) == 2
-    first_t, first_s = encoder_layers(teacher.model)[0], encoder_layers(student.model)[0]
-    assert all(torch.equal(a, b) for a, b in zip(first_t.state_dict().values(), first_s.state_dict().values()))
+    last_t, only_s = encoder_layers(teacher.model)[1], encoder_layers(student.model)[0]
+    assert all(torch.equal(a, b) for a, b in zip(last_t.state_dict().values(), only_s.state_dict().values()))
     assert len(encoder_layers(teacher.model)) == 2  # the teacher is untouched
+
+
+def test_the_learning_curve_reads_accuracy_without_changing_what_is_trained(teacher):
+    plain, _ = distil(teacher, DATA, steps=4, seed=0, lr=1e-3)
+    watched, _ = distil(teacher, DATA, steps=4, seed=0, lr=1e-3, curve_on=DATA.subset([0, 1, 2, 3]))
+    assert torch.equal(_logits(plain, SENTENCES), _logits(watched, SENTENCES))
+    curve = watched.details["curve"]
+    steps = [step for step, _ in curve["points"]]
+    assert steps == [0, 1, 2, 3, 4] and curve["sentences"] == 4 and "curve" not in plain.details
+    final = sum(p == y for p, y in zip(_logits(watched, SENTENCES[:4]).argmax(-1).tolist(), DATA.labels[:4])) / 4
+    assert curve["points"][-1][1] == pytest.approx(final)
 
 
 def test_the_loss_mixes_soft_targets_and_labels():

@@ -166,6 +166,17 @@ def test_fine_tuning_trains_the_same_model_whatever_ran_before(tiny):
     assert runs[0][0] == runs[1][0] and torch.equal(runs[0][1], runs[1][1])
 
 
+def test_the_learning_rate_warms_up_then_decays_to_zero():
+    from helpers.methods.training import warmup_then_linear_decay
+
+    factor = warmup_then_linear_decay(100, 0.1)
+    assert [factor(s) for s in (0, 4, 9)] == [0.1, 0.5, 1.0]
+    assert factor(10) == 1.0 and factor(55) == pytest.approx(0.5) and factor(99) == pytest.approx(1 / 90)
+    assert warmup_then_linear_decay(10, 0.0)(0) == 1.0
+    with pytest.raises(BookError, match="warmup"):
+        warmup_then_linear_decay(10, 1.0)
+
+
 def test_other_architectures_are_refused():
     with pytest.raises(BookError, match="'roberta'"):
         anatomy(SimpleNamespace(config=SimpleNamespace(model_type="roberta")))

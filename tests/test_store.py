@@ -23,7 +23,8 @@ def keys(data=DATA, configs=None):
 def _run():
     from helpers import RunSettings
 
-    return RunSettings(calibration_sentences=8, train_sentences=8, recovery_steps=2, distill_steps=2)
+    return RunSettings(calibration_sentences=8, train_sentences=8, recovery_steps=2, distill_sentences=8,
+                       distill_steps=2)
 
 
 def changed(before, after):

@@ -23,7 +23,7 @@ CALIBRATION = ["a fine film", "an utterly tedious and overlong mess of a thrille
 TRAIN = SentimentData(CALIBRATION, [1, 0, 1, 0, 1], ("negative", "positive"), "test", "train")
 EAGER = [n for n, v in VARIANTS.items() if not v.compiled]
 RUN = RunSettings(calibration_sentences=len(CALIBRATION), train_sentences=len(TRAIN), recovery_steps=2,
-                  distill_steps=2)
+                  distill_sentences=len(TRAIN), distill_steps=2)
 
 
 def logits(clf, sentences=SENTENCES):
@@ -222,7 +222,8 @@ def test_pruned_and_distilled_routes_shrink_the_model_and_need_labelled_train_se
             build_variant(VARIANTS[f"{name}_int8_dynamic"], fp32, config, BuildInputs(CALIBRATION, 1, train=TRAIN))
         with pytest.raises(BookError, match=f"needs {len(TRAIN) + 1} train sentences"):  # the config asks for more
             build_variant(VARIANTS[name], fp32, VARIANTS[name].configure(
-                RunSettings(train_sentences=len(TRAIN) + 1)), BuildInputs(CALIBRATION, 1, train=TRAIN))
+                RunSettings(train_sentences=len(TRAIN) + 1, distill_sentences=len(TRAIN) + 1)),
+                BuildInputs(CALIBRATION, 1, train=TRAIN))
     record = {"variants": {"fp32": {"precision": "fp32", "latency_ms": {"median": 10}},
                            "pruned_heads": {"precision": "fp32", "changes_model": True, "latency_ms": {"median": 5}}}}
     assert best_fp32(record) == "fp32"  # a smaller model is not a faster way to run the same one

@@ -119,6 +119,14 @@ def calibration_sentences(data: str | None, n: int, seed: int = 0) -> list[str]:
     return fixed_subset(load_sst2(data, "train"), n, seed).sentences
 
 
-def training_examples(data: str | None, profile, seed: int = 0):
-    """Labelled **train** sentences for the routes that prune, fine-tune or distil (their chapters use the same)."""
-    return fixed_subset(load_sst2(data, "train"), profile.train_examples, seed + 2)
+def training_examples(data: str | None, n: int | None, seed: int = 0) -> SentimentData:
+    """`n` labelled **train** sentences (None: all) for the routes that prune, fine-tune or distil (their
+    chapters use the same): the first `n` of one fixed shuffle of the split, so a smaller sample is the start
+    of a larger one (pruning ranks on the first sentences of those distillation trains on)."""
+    train = load_sst2(data, "train")
+    n = len(train) if n is None else n
+    if n <= 0:
+        raise BookError(f"Asked for {n} train sentences; need at least 1.")
+    order = list(range(len(train)))
+    random.Random(seed + 2).shuffle(order)
+    return train.subset(order[:n])

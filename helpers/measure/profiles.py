@@ -27,15 +27,16 @@ class Profile:
     calibration_sizes: tuple[int, ...]  # the calibration study of the static-quantization chapter
     shape_budget_s: float  # seconds per synthetic shape in the route comparison (slow shapes: fewer runs)
     sparsities: tuple[float, ...]  # the magnitude-pruning scan of the pruning chapter
-    train_examples: int  # labelled train sentences: rank what to prune, recover, distil
+    train_examples: int  # labelled train sentences that rank what to prune and recover it
     recovery_steps: int  # fine-tuning batches after structured pruning
+    distill_examples: int | None  # train sentences a distilled student learns from (None: all of them)
     distill_steps: int  # training batches of each distilled student
 
 
 PROFILES = {
     "full": Profile("full", None, 100, 30, 5, (8, 16, 32, 64, 128, 256, 512), (1, 2, 4, 8, 16, 32), 1800, 128,
-                    (8, 32, 128, 512), 1.0, (0.0, 0.3, 0.5, 0.7, 0.9), 2048, 60, 300),
-    "smoke": Profile("smoke", 48, 12, 4, 2, (16, 64, 128), (1, 8), 900, 32, (8, 32), 1.0, (0.0, 0.5, 0.9), 64, 3, 3),
+                    (8, 32, 128, 512), 1.0, (0.0, 0.3, 0.5, 0.7, 0.9), 2048, 60, None, 1500),
+    "smoke": Profile("smoke", 48, 12, 4, 2, (16, 64, 128), (1, 8), 900, 32, (8, 32), 1.0, (0.0, 0.5, 0.9), 64, 3, 64, 3),
 }
 
 

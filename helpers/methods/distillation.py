@@ -1,6 +1,6 @@
 """Knowledge distillation (Hinton et al., 2015): a smaller student learns from the teacher's softened
 probabilities as well as from the labels. The student starts from alternate teacher layers, as
-DistilBERT did (Sanh et al., 2019)."""
+DistilBERT did (Sanh et al., 2019), ending with the last one, whose output the classifier head reads."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from ..core.models import Classifier, load_classifier, save_classifier
 from ..data.sst2 import SentimentData
 from ..measure.evaluation import predict
 from .pruning import with_layers
-from .training import Loss, fine_tune
+from .training import Loss, accuracy_curve, fine_tune
 
 DISTILLATION_META = "distillation.json"  # beside a saved student: how it was trained, and its losses
 
@@ -29,11 +29,16 @@ def teacher_logits(teacher: Classifier, data: SentimentData, batch_size: int = 6
     return torch.tensor(predict(teacher, data.sentences, batch_size).logits)
 
 
+def alternate_layers(n: int) -> list[int]:
+    """Every other layer of `n`, ending with the last: [1, 3, 5] of 6, [0, 2, 4] of 5."""
+    return list(range((n - 1) % 2, n, 2))
+
+
 def student_from_teacher(teacher: Classifier, keep: list[int] | None = None) -> Classifier:
-    """A student with the teacher's embeddings, head and the encoder layers `keep` (default: every other
-    one, starting with the first), copied."""
+    """A student with the teacher's embeddings, head and the encoder layers `keep` (default:
+    `alternate_layers`), copied."""
     n = len(encoder_layers(teacher.model))
-    return with_layers(teacher, keep if keep is not None else list(range(0, n, 2)))
+    return with_layers(teacher, keep if keep is not None else alternate_layers(n))
 
 
 def distillation_loss(soft_targets: torch.Tensor, temperature: float = 2.0, alpha: float = 0.5) -> Loss:
@@ -55,24 +60,27 @@ def distillation_loss(soft_targets: torch.Tensor, temperature: float = 2.0, alph
 
 
 def distillation_key(teacher: Classifier, train: SentimentData, steps: int, seed: int, temperature: float,
-                     alpha: float, lr: float) -> dict:
+                     alpha: float, lr: float, warmup: float) -> dict:
     """What determines a distilled student: the teacher, the train sentences, the steps and settings."""
     digest = hashlib.sha256(json.dumps([train.sentences, train.labels]).encode()).hexdigest()
-    return {"teacher": teacher.source, "train_sentences": len(train), "train_sha256": digest, "steps": steps,
-            "seed": seed, "temperature": temperature, "alpha": alpha, "lr": lr, "torch": torch.__version__}
+    return {"teacher": teacher.source, "student_layers": alternate_layers(len(encoder_layers(teacher.model))),
+            "train_sentences": len(train), "train_sha256": digest, "steps": steps, "seed": seed,
+            "temperature": temperature, "alpha": alpha, "lr": lr, "warmup": warmup, "torch": torch.__version__}
 
 
 def distil(teacher: Classifier, train: SentimentData, steps: int, seed: int = 0, temperature: float = 2.0,
-           alpha: float = 0.5, lr: float = 5e-5, progress: bool = False, reuse: str | Path | None = None,
-           targets: torch.Tensor | None = None) -> tuple[Classifier, list[float]]:
+           alpha: float = 0.5, lr: float = 1e-4, warmup: float = 0.06, progress: bool = False,
+           reuse: str | Path | None = None, targets: torch.Tensor | None = None,
+           curve_on: SentimentData | None = None) -> tuple[Classifier, list[float]]:
     """A student of alternate teacher layers trained for `steps` batches of `train` on the distillation loss
     (the teacher's logits computed once); returns it and every step's loss.
 
     With `reuse`, a student that `save_distilled` left there, trained from the same teacher, sentences,
     steps and settings, is loaded instead of trained again (the book's build trains it once, for the
     `distilled` route, and the distillation chapter loads it). `targets`: `teacher_logits(teacher, train)`
-    if the caller has them already (else computed here, and timed)."""
-    key = distillation_key(teacher, train, steps, seed, temperature, alpha, lr)
+    if the caller has them already (else computed here, and timed). `curve_on`: sentences whose accuracy
+    is recorded along the way (`accuracy_curve`, in `details["curve"]`), for reading only."""
+    key = distillation_key(teacher, train, steps, seed, temperature, alpha, lr, warmup)
     if reuse is not None and (found := load_distilled(reuse, key)) is not None:
         return found
     student = student_from_teacher(teacher)
@@ -84,9 +92,14 @@ def distil(teacher: Classifier, train: SentimentData, steps: int, seed: int = 0,
             start = time.perf_counter()
             targets = teacher_logits(teacher, train)
             details["teacher_seconds"] = round(time.perf_counter() - start, 3)
+        curve, after_step = accuracy_curve(student, curve_on, steps) if curve_on is not None else ([], None)
         losses = fine_tune(student, train, steps, lr=lr, seed=seed, progress=progress, desc="distilling",
-                           loss=distillation_loss(targets, temperature, alpha))
+                           loss=distillation_loss(targets, temperature, alpha), warmup=warmup,
+                           after_step=after_step)
         details["losses"] = [round(x, 5) for x in losses]
+        if curve:
+            details["curve"] = {"sentences": len(curve_on), "split": curve_on.split,
+                                "points": [[step, round(acc, 6)] for step, acc in curve]}
     student.details = details
     return student, losses
 

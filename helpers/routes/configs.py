@@ -22,6 +22,7 @@ class RunSettings:
     calibration_sentences: int = 0
     train_sentences: int = 0
     recovery_steps: int = 0
+    distill_sentences: int | None = 0  # None: the whole train split
     distill_steps: int = 0
     batch_sizes: tuple[int, ...] = (1, 2)
     seed: int = 0
@@ -29,7 +30,8 @@ class RunSettings:
     @classmethod
     def from_profile(cls, profile: Profile, seed: int = 0) -> "RunSettings":
         return cls(calibration_sentences=profile.calibration_sentences, train_sentences=profile.train_examples,
-                   recovery_steps=profile.recovery_steps, distill_steps=profile.distill_steps, seed=seed)
+                   recovery_steps=profile.recovery_steps, distill_sentences=profile.distill_examples,
+                   distill_steps=profile.distill_steps, seed=seed)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -127,12 +129,14 @@ class PrunedHeads(RouteConfig):
 
 @dataclass(frozen=True, kw_only=True)
 class Distilled(RouteConfig):
-    """A student of every other encoder layer, trained `steps` batches on `train_sentences` with
-    alpha · T² · KL(teacher ‖ student at T) + (1 − alpha) · cross-entropy."""
+    """A student of every other encoder layer (ending with the last), trained `steps` batches on
+    `train_sentences` with alpha · T² · KL(teacher ‖ student at T) + (1 − alpha) · cross-entropy, the
+    learning rate `lr` warmed up over the first `warmup` of the steps, then decayed linearly."""
 
     temperature: float = 2.0
     alpha: float = 0.5
-    lr: float = 5e-5
+    lr: float = 1e-4
+    warmup: float = 0.06
     steps: int
-    train_sentences: int
+    train_sentences: int | None  # None: the whole train split
     seed: int = 0

@@ -193,7 +193,9 @@ def run_comparison(
     timed = latency_sentences(examples, prof, seed)
     calibration = (calibration_sentences(data, prof.calibration_sentences, seed)
                    if any(v.needs_calibration for v in chosen) else [])
-    train = training_examples(data, prof, seed) if any(v.needs_training for v in chosen) else None
+    train = (training_examples(data, None if prof.distill_examples is None
+                                 else max(prof.train_examples, prof.distill_examples), seed)
+             if any(v.needs_training for v in chosen) else None)
 
     fp32 = load_classifier(model)
     models_dir = Path(models_dir)
@@ -213,7 +215,7 @@ def run_comparison(
 
     with store.locked(), tempfile.TemporaryDirectory(prefix="book-variants-") as scratch:
         def inputs_for(variant):
-            inputs = BuildInputs(calibration, threads, Path(scratch) / variant.name, train=train)
+            inputs = BuildInputs(calibration, threads, Path(scratch) / variant.name, train=train, examples=examples)
             inputs.scratch.mkdir(parents=True)
             return inputs
 

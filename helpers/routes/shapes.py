@@ -15,7 +15,7 @@ import torch
 
 from ..core.fingerprints import sentences_digest
 from ..core.models import Classifier, load_classifier
-from ..data.sst2 import calibration_sentences, fixed_subset, load_sst2, training_examples
+from ..data.sst2 import calibration_sentences, load_sst2, training_examples
 from ..measure.environment import default_threads, describe_environment
 from ..measure.latency import MIN_TIMED_SENTENCES, latency_on_sentences
 from ..measure.profiles import latency_sentences, profile_examples, resolve_profile
@@ -77,7 +77,7 @@ def run_shape_comparison(model: str | None = None, data: str | None = None, prof
     timed = latency_sentences(examples, prof, seed)[:SHAPE_SENTENCES]
     calibration = (calibration_sentences(data, min(prof.calibration_sentences, SHAPE_TRAIN_SENTENCES), seed)
                    if any(v.needs_calibration for v in chosen) else [])
-    train = (fixed_subset(training_examples(data, prof, seed), SHAPE_TRAIN_SENTENCES, seed)
+    train = (training_examples(data, SHAPE_TRAIN_SENTENCES, seed)
              if any(v.needs_training for v in chosen) else None)
 
     def measure(clf):
@@ -93,7 +93,8 @@ def run_shape_comparison(model: str | None = None, data: str | None = None, prof
 
     # Only batch 1 is timed here, so compiled routes compile for batch 1 only.
     # Nothing is trained on random weights (recovery and distillation steps stay 0).
-    run = RunSettings(calibration_sentences=len(calibration), train_sentences=len(train) if train else 0,
+    n_train = len(train) if train else 0
+    run = RunSettings(calibration_sentences=len(calibration), train_sentences=n_train, distill_sentences=n_train,
                       batch_sizes=(1,), seed=seed)
     with store.locked(), tempfile.TemporaryDirectory(prefix="book-shape-") as scratch:
         def inputs_for(variant):

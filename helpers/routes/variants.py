@@ -46,6 +46,9 @@ class BuildInputs:
     threads: int = 1
     scratch: Path = Path(tempfile.gettempdir())  # where a builder may write intermediate files
     train: SentimentData | None = None  # labelled train sentences, for routes that change the model
+    # the validation sentences the run measures: only for a learning curve recorded beside a trained
+    # route, never to choose anything (the curve does not change the weights)
+    examples: SentimentData | None = None
 
 
 Built = tuple[Classifier, dict]  # the route's model, and what its build chose (for the record)
@@ -90,7 +93,10 @@ def _first(sentences: list[str], n: int, what: str) -> list[str]:
     return sentences[:n]
 
 
-def _first_examples(train: SentimentData, n: int, what: str) -> SentimentData:
+def _first_examples(train: SentimentData, n: int | None, what: str) -> SentimentData:
+    """The first `n` labelled train sentences (None: all that were given); refuses fewer."""
+    if n is None:
+        return train
     _first(train.sentences, n, what)
     return train if len(train) == n else train.subset(list(range(n)))
 
@@ -149,7 +155,7 @@ def _distilled(clf, config, inputs):
 
     train = _first_examples(inputs.train, config.train_sentences, "distilled")
     student, _losses = distil(clf, train, config.steps, seed=config.seed, temperature=config.temperature,
-                              alpha=config.alpha, lr=config.lr)
+                              alpha=config.alpha, lr=config.lr, warmup=config.warmup, curve_on=inputs.examples)
     return student, student.details
 
 
@@ -317,7 +323,7 @@ def _onnx_optimized_int8_config(_run: RunSettings) -> Onnx:
 
 
 def _distilled_config(run: RunSettings) -> Distilled:
-    return Distilled(steps=run.distill_steps, train_sentences=run.train_sentences, seed=run.seed)
+    return Distilled(steps=run.distill_steps, train_sentences=run.distill_sentences, seed=run.seed)
 
 
 _TORCH_AO = "deprecated (torch.ao.quantization; still works)"

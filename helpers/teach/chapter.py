@@ -52,7 +52,11 @@ class Chapter:
 
     def train_examples(self) -> SentimentData:
         """The labelled **train** sentences that rank what to prune and recover it (as the pruned routes use)."""
-        return training_examples(self.data, self.profile, self.seed)
+        return training_examples(self.data, self.profile.train_examples, self.seed)
+
+    def distill_examples(self) -> SentimentData:
+        """The labelled **train** sentences a distilled student learns from (as the `distilled` route uses)."""
+        return training_examples(self.data, self.profile.distill_examples, self.seed)
 
     def route_config(self, name: str):
         """The settings the build's route `name` uses with this chapter's profile and seed (its config)."""

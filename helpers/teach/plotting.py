@@ -355,6 +355,22 @@ def plot_learning_curves(curves: dict[str, list[float]], title: str, window: int
     return fig
 
 
+def plot_accuracy_curves(curves: dict[str, list[tuple[int, float]]], reference: dict[str, float], title: str):
+    """Accuracy (%) against training steps, one line per run (points: (step, accuracy in [0, 1])), and a
+    dashed horizontal line per `reference` (name: accuracy), e.g. the teacher."""
+    fig, ax = plt.subplots(figsize=(7.5, 3.6))
+    for name, points in curves.items():
+        ax.plot([s for s, _ in points], [100 * a for _, a in points], "o-", ms=4, label=name)
+    for name, accuracy in reference.items():
+        ax.axhline(100 * accuracy, ls="--", color="0.4", lw=1)
+        ax.annotate(name, (0, 100 * accuracy), textcoords="offset points", xytext=(4, 4), fontsize=9,
+                    color="0.3")
+    ax.set(xlabel="training step (batches of 32)", ylabel="validation accuracy (%)", title=title)
+    ax.legend(loc="lower right")
+    fig.tight_layout()
+    return fig
+
+
 def plot_machine_gallery(rows: list[dict]):
     """Each machine's INT8 routes against its fastest FP32 route (rows: `bench.gallery_rows`), one group
     of bars per machine, labelled by its INT8 class; the dashed line is parity with the best FP32."""
