@@ -38,3 +38,12 @@ def test_unreachable_hub_data_names_the_override(monkeypatch):
     with pytest.raises(BookError, match="BOOK_DATA") as info:
         load_sst2("book-tests/no-such-dataset")
     assert "validation.parquet" in str(info.value)
+
+
+def test_a_page_shows_a_path_relative_to_the_book_never_the_machines(tmp_path):
+    from helpers.core.sources import shown_path
+
+    book, other = tmp_path / "book", tmp_path / "elsewhere"
+    assert shown_path(book / "models" / "fp32", (other, book)) == "models/fp32"
+    assert shown_path(other / "x" / "model", (book,)) == "…/model"
+    assert shown_path(str(book / "results"), (book,)) == "results"

@@ -100,3 +100,13 @@ def display_name(source: str | Path) -> str:
     (never a path of the machine that built the page)."""
     path = Path(str(source))
     return path.name if path.is_absolute() or path.exists() else str(source)
+
+
+def shown_path(path: str | Path, roots: tuple[Path, ...]) -> str:
+    """A path of this machine as a published page may show it: relative to the first of `roots` that
+    holds it (the folder beside `results/`, the repository), else only its last part."""
+    path = Path(path)
+    for root in roots:
+        if path.is_relative_to(root):
+            return str(path.relative_to(root))
+    return f"…/{path.name}"

@@ -13,6 +13,7 @@ import nbformat
 import yaml
 
 from ..core.errors import BookError
+from ..core.sources import shown_path
 from ..routes.store import made_here
 from .chapter_cache import (ChapterCache, chapter_key, mark_provenance, read_log, registry_digest,
                             with_current_prose)
@@ -59,15 +60,11 @@ def hide_injected_parameters(path: Path) -> None:
 
 
 def _shown(value, roots: tuple[Path, ...]):
-    """An absolute path of this machine as a published page may show it: relative to the repository
-    (or the build), else only its last part."""
+    """An absolute path of this machine as a published page may show it (`shown_path`); other values
+    as they are."""
     if not isinstance(value, str) or not value.startswith("/"):
         return value
-    path = Path(value)
-    for root in roots:
-        if path.is_relative_to(root):
-            return str(path.relative_to(root))
-    return f"…/{path.name}"
+    return shown_path(value, roots)
 
 
 def without_machine_paths(nb, roots: tuple[Path, ...]) -> None:

@@ -8,7 +8,7 @@ from pathlib import Path
 import torch
 
 from ..core.quiet import quiet_third_party_output
-from ..core.sources import display_name, resolve_data, resolve_model
+from ..core.sources import display_name, resolve_data, resolve_model, shown_path
 from ..data.sst2 import SentimentData, calibration_sentences, load_sst2, training_examples
 from ..measure.environment import default_threads
 from ..measure.latency import check_threads
@@ -68,7 +68,7 @@ class Chapter:
     def shown(self, path: str | Path) -> str:
         """A path as a page shows it: relative to the folder that holds `results/` and `models/` (never
         a path of the machine that built the book)."""
-        return str(Path(path).resolve().relative_to(self.output_dir.parent))
+        return shown_path(Path(path).resolve(), (self.output_dir.parent,))
 
     def describe(self) -> str:
         """What this chapter runs on, for the top of its page: the model and data by name, the profile,
