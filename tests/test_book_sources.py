@@ -48,6 +48,67 @@ def test_chapter_code_fits_the_page_and_glues_through_one_helper(path):
     assert not [s for s in code if "myst_nb import glue" in s], "glue through helpers.glue_values"
 
 
+PARAMETERS = {"model", "data", "profile", "seed", "output_dir"}
+
+
+def _raw_reads(tree, outer: frozenset = frozenset()) -> set[str]:
+    """The parameter names code reads without binding them in its own scope or an enclosing one
+    (a function's arguments and assignments bind only inside it)."""
+    import ast
+
+    functions = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)
+    body, inner = [], []
+
+    def walk(node):  # this scope's nodes; nested functions are scopes of their own
+        for child in ast.iter_child_nodes(node):
+            if isinstance(child, functions):
+                inner.append(child)
+                if not isinstance(child, ast.Lambda):
+                    body.append(ast.Name(id=child.name, ctx=ast.Store()))
+                for default in child.args.defaults:
+                    body.append(default)
+                    walk(default)
+            else:
+                body.append(child)
+                walk(child)
+
+    walk(tree)
+    bound = set(outer)
+    if isinstance(tree, functions):
+        bound |= {a.arg for a in ast.walk(tree.args) if isinstance(a, ast.arg)}
+    for node in body:
+        if isinstance(node, ast.Name) and not isinstance(node.ctx, ast.Load):
+            bound.add(node.id)
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            bound |= {(a.asname or a.name).split(".")[0] for a in node.names}
+    raw = {n.id for n in body if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)
+           and n.id in PARAMETERS and n.id not in bound}
+    for function in inner:
+        raw |= _raw_reads(function, frozenset(bound))
+    return raw
+
+
+def test_the_raw_parameter_check_sees_scopes():
+    import ast
+
+    assert _raw_reads(ast.parse("print(model)\ndef f(model):\n    return model")) == {"model"}
+    assert _raw_reads(ast.parse("def f(data):\n    return data\nprofile = 1\nprint(profile)")) == set()
+    assert _raw_reads(ast.parse("def f():\n    return seed")) == {"seed"}
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.stem)
+def test_no_cell_reads_a_raw_parameter(path):
+    """After the set-up, a chapter reads its parameters from `chapter` (resolved), never the raw names
+    papermill injects: so a run up to the set-up proves the reader's defaults for the whole chapter."""
+    import ast
+
+    code = [c.source for c in nbformat.read(path, as_version=4).cells if c.cell_type == "code"]
+    later = "\n".join(line for source in code[3:] for line in source.splitlines()
+                      if not line.lstrip().startswith("%"))
+    raw = sorted(_raw_reads(ast.parse(later)))
+    assert not raw, f"cells after the set-up read the raw parameters {raw}: read chapter.<name> instead"
+
+
 def test_injected_parameters_cell_is_removed_from_html(tmp_path):
     nb = nbformat.v4.new_notebook(cells=[
         nbformat.v4.new_code_cell("model = None", metadata={"tags": ["parameters"]}),
@@ -167,6 +228,15 @@ def test_a_successful_rebuild_replaces_book_results_and_models(tmp_path, tiny_be
     assert (repo / "results/comparison.json").read_text() == "newer record"
     assert (repo / "models/baseline/weights").read_text() == "new weights"
     assert not (repo / "_build/next").exists() and not list(repo.glob("**/*.previous"))
+    from helpers.measure.build_record import load_build_record
+
+    built = load_build_record(repo / "results" / "build.json")  # the build measured itself
+    assert built["complete"] and built["profile"] == "smoke" and built["jobs"] == 1
+    assert [s["step"] for s in built["steps"]] == ["routes", "DistilBERT shape", "chapter keys", "chapters",
+                                                   "render"]
+    assert [c["chapter"] for c in built["chapters"]] == ["measures"] and built["chapters"][0]["executed"]
+    routes = built["routes"]  # measured now, or by the failed build above into the shared store
+    assert routes.get("comparison: measured", 0) + routes.get("comparison: reused from the store", 0) >= 2
 
 
 def test_chapters_say_in_a_sentence_when_this_machine_skipped_their_route(tmp_path, tiny_distilbert, shared_data,

@@ -47,7 +47,12 @@ def linear_shapes(config) -> list[tuple[int, int]]:
     return [(hidden, hidden), (hidden, intermediate), (intermediate, hidden)]
 
 
-def _median_us(fn, repeats: int, warmup: int = 10) -> float:
+MIN_REPEATS = 20  # a time budget never cuts a kernel's timing below this many runs
+
+
+def _median_us(fn, repeats: int, warmup: int = 10, budget_s: float = 1.0) -> float:
+    """Median µs of `repeats` runs after `warmup`, stopping early once `budget_s` is spent (after at
+    least MIN_REPEATS runs): a slow fallback kernel (`torch._int_mm` without VNNI) gets fewer runs."""
     for _ in range(warmup):
         fn()
     times = []
@@ -55,6 +60,8 @@ def _median_us(fn, repeats: int, warmup: int = 10) -> float:
         start = time.perf_counter()
         fn()
         times.append(time.perf_counter() - start)
+        if len(times) >= MIN_REPEATS and sum(times) > budget_s:
+            break
     return float(np.median(times) * 1e6)
 
 

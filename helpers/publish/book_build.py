@@ -13,7 +13,11 @@ import nbformat
 import yaml
 
 from ..core.errors import BookError
-from ..core.sources import shown_path
+from ..core.sources import display_name, shown_path
+from ..measure.build_record import FILE_NAME as BUILD_RECORD
+from ..measure.build_record import PAGE as BUILD_PAGE
+from ..measure.build_record import BuildClock
+from ..routes.report import write_json
 from ..routes.store import made_here
 from .chapter_cache import (ChapterCache, chapter_key, mark_provenance, read_log, registry_digest,
                             with_current_prose)
@@ -134,16 +138,24 @@ def _restore_environment(before: dict[str, str | None]) -> None:
             os.environ[name] = value
 
 
+def chapter_title(nb) -> str:
+    """A chapter's title: the text of its first `# ` heading."""
+    first = next((c.source for c in nb.cells if c.cell_type == "markdown"), "")
+    return first.splitlines()[0].removeprefix("# ").strip() if first.startswith("# ") else "(untitled)"
+
+
 def execute_chapters(tree: Path, parameters: dict, repo: Path = REPO, log=print, cell_timeout_s: int = 1800,
                      cache: ChapterCache | None = None, context: dict | None = None,
-                     current: dict | None = None, jobs: int = 1) -> dict[str, dict]:
+                     current: dict | None = None, jobs: int = 1, before_build_page=None) -> dict[str, dict]:
     """Execute every chapter of the table of contents into `tree`, hiding papermill's injected cell.
 
     With a `cache`, a chapter whose key (`chapter_key` with `context`) is stored and whose reads are
     all `current` is reused with its current prose instead. Each page's provenance line says which.
     `jobs` > 1 executes that many chapters at a time (a test build: the timings a chapter takes itself
     then ran beside another chapter, so its key says so, and a one-at-a-time build never reuses it).
-    Returns, per chapter, whether it ran and the seconds it took this build."""
+    The build page (`BUILD_PAGE`) runs last, after `before_build_page(done)` has written the record it
+    shows, and is never reused. Returns, per chapter, its title, whether it ran and the seconds it took
+    this build (a reused one: when and at which commit it was executed)."""
     from concurrent.futures import ProcessPoolExecutor
     from multiprocessing import get_context
 
@@ -152,11 +164,13 @@ def execute_chapters(tree: Path, parameters: dict, repo: Path = REPO, log=print,
     context = {**(context or {}), **({"chapters_at_a_time": jobs} if jobs > 1 else {})}
     todo, done, notebooks, lines = {}, {}, {}, {}
     sources = chapter_notebooks(repo)
+    titles = {source: chapter_title(nbformat.read(source, as_version=4)) for source in sources}
+    last = [source for source in sources if source.stem == BUILD_PAGE]
     for source in sources:
         target = tree / source.relative_to(repo)
         target.parent.mkdir(parents=True, exist_ok=True)
         key = chapter_key(source, parameters_for_key(parameters), context)
-        hit = cache.find(source.stem, key, current or {}) if cache else None
+        hit = cache.find(source.stem, key, current or {}) if cache and source not in last else None
         if hit:
             executed, entry = hit
             notebooks[source] = with_current_prose(nbformat.read(executed, as_version=4),
@@ -166,35 +180,42 @@ def execute_chapters(tree: Path, parameters: dict, repo: Path = REPO, log=print,
                              f"executed {made['date'][:16].replace('T', ' ')} UTC at commit "
                              f"{made['commit'] or 'unknown'}: nothing it depends on has changed since")
             log(f"reusing {source.relative_to(repo)} (executed {made['date']})")
-            done[source.stem] = {"ran": False, "seconds": 0.0}
+            done[source.stem] = {"title": titles[source], "ran": False, "seconds": 0.0,
+                                 "made": {k: made.get(k) for k in ("date", "commit")}}
         else:
             todo[source] = (target, key, tree / f".{source.stem}.reads.jsonl")
 
     def finish(source, seconds):
         target, key, reads = todo[source]
-        if cache:
+        if cache and source not in last:
             cache.put(source.stem, key, target, read_log(reads), seconds)
         reads.unlink(missing_ok=True)
         notebooks[source] = nbformat.read(target, as_version=4)
         lines[source] = "this build executed this page" + (
             f", {jobs} chapters at a time (its own timings ran beside another chapter's)" if jobs > 1 else "")
-        done[source.stem] = {"ran": True, "seconds": seconds}
+        done[source.stem] = {"title": titles[source], "ran": True, "seconds": seconds}
         log(f"  {source.relative_to(repo)} done in {seconds:.1f} s")
 
     if todo:
         log(f"executing {len(todo)} chapters{f', {jobs} at a time' if jobs > 1 else ''} …")
     for _target, _key, reads in todo.values():
         reads.unlink(missing_ok=True)
+    first = {source: paths for source, paths in todo.items() if source not in last}
     if jobs <= 1:  # in this process, one after the other
-        for source, (target, _key, reads) in todo.items():
+        for source, (target, _key, reads) in first.items():
             finish(source, _execute_with_reads(source, target, parameters, cell_timeout_s, reads, 1))
-    elif todo:
+    elif first:
         with ProcessPoolExecutor(max_workers=jobs, mp_context=get_context("spawn")) as pool:
             started = {source: pool.submit(_execute_with_reads, source, target, parameters, cell_timeout_s,
                                            reads, jobs)
-                       for source, (target, _key, reads) in todo.items()}
+                       for source, (target, _key, reads) in first.items()}
             for source, future in started.items():  # in book order; each raises its own failure
                 finish(source, future.result())
+    for source in last:  # alone, once everything it reports on is done
+        if before_build_page:
+            before_build_page({s.stem: done[s.stem] for s in sources if s.stem in done})
+        target, _key, reads = todo[source]
+        finish(source, _execute_with_reads(source, target, parameters, cell_timeout_s, reads, 1))
 
     for source in sources:
         nb, target = notebooks[source], tree / source.relative_to(repo)
@@ -203,7 +224,7 @@ def execute_chapters(tree: Path, parameters: dict, repo: Path = REPO, log=print,
         without_machine_paths(nb, (tree, repo.resolve()))
         nbformat.write(nb, target)
         hide_injected_parameters(target)
-    return done
+    return {source.stem: done[source.stem] for source in sources}
 
 
 def parameters_for_key(parameters: dict) -> dict:
@@ -291,6 +312,12 @@ def build_context(model, data: str, profile, threads: int) -> dict:
             "libraries": library_versions(), "registry": registry_digest()}
 
 
+def _chapter_rows(done: dict[str, dict]) -> list[dict]:
+    """The chapters as the build record lists them, in book order."""
+    return [{"chapter": stem, "title": c["title"], "executed": c["ran"], "seconds": round(c["seconds"], 2),
+             **({"reused_from": c["made"]} if "made" in c else {})} for stem, c in done.items()]
+
+
 def build_book(model=None, data=None, profile=None, seed: int = 0, repo: Path = REPO, log=print,
                site: Path | None = None, fresh: bool = False, store: Path | None = None,
                variants: str | list[str] | None = None, jobs: int = 1) -> Path:
@@ -335,23 +362,42 @@ def build_book(model=None, data=None, profile=None, seed: int = 0, repo: Path = 
     kept = (f"The previous book ({site / '_build' / 'html'}), results and models are untouched; "
             f"this build's partial output is in {staging}.")
     start = time.perf_counter()
+    results = staging / "results"
+    clock = BuildClock(profile=chosen.name, jobs=jobs, threads=default_threads(), fresh=fresh,
+                       model=display_name(parameters["model"]), data=display_name(parameters["data"]))
     try:
         log("measuring every route (from the store where nothing changed) …")
-        results = staging / "results"
-        routes = {"comparison": run_comparison(parameters["model"], parameters["data"], chosen.name,
-                                               results / "comparison.json", staging / "models", seed=seed,
-                                               variants=variants),
-                  "shape": run_shape_comparison(parameters["model"], parameters["data"], chosen.name,
-                                                results / "distilbert_shape.json", seed=seed, variants=variants)}
+        with clock.step("routes", "every route of the registry built and measured, from the store where "
+                                  "nothing it depends on changed"):
+            comparison = run_comparison(parameters["model"], parameters["data"], chosen.name,
+                                        results / "comparison.json", staging / "models", seed=seed,
+                                        variants=variants, headline=True)
+        with clock.step("DistilBERT shape", "every route's size and latency on a DistilBERT-shaped model"):
+            shape = run_shape_comparison(parameters["model"], parameters["data"], chosen.name,
+                                         results / "distilbert_shape.json", seed=seed, variants=variants)
+        routes = {"comparison": comparison, "shape": shape}
+        for kind, record in routes.items():
+            clock.count_routes(record, kind)
         current = {kind: measurement_keys(record) for kind, record in routes.items()}
         log(f"  routes ready in {time.perf_counter() - start:.0f} s")
-        context = build_context(fp32, parameters["data"], chosen, default_threads())
+        with clock.step("chapter keys", "the model, the sentences and the machine fingerprinted"):
+            context = build_context(fp32, parameters["data"], chosen, default_threads())
         cache = ChapterCache(store, fresh=fresh, log=log)
-        chapters = execute_chapters(tree, parameters, repo, log, chosen.cell_timeout_s, cache, context, current,
-                                    jobs)
-        stage_sources(tree, repo)
-        install_static_assets(tree / "_vendor", repo, staging / "models")
-        render_html(tree, staging)
+
+        def record_so_far(done: dict) -> None:  # what the build page shows: everything before it
+            clock.chapters = _chapter_rows(done)
+            write_json(clock.record(complete=False), results / BUILD_RECORD)
+
+        with clock.step("chapters", f"every chapter executed by papermill ({jobs} at a time) or reused "
+                                    "from the store"):
+            chapters = execute_chapters(tree, parameters, repo, log, chosen.cell_timeout_s, cache, context,
+                                        current, jobs, before_build_page=record_so_far)
+        clock.chapters = _chapter_rows(chapters)
+        with clock.step("render", "Jupyter Book renders the executed pages into HTML"):
+            stage_sources(tree, repo)
+            install_static_assets(tree / "_vendor", repo, staging / "models")
+            render_html(tree, staging)
+        write_json(clock.record(complete=True), results / BUILD_RECORD)
     except (BookError, subprocess.CalledProcessError) as err:
         raise BookError(f"{err}\n{kept}") from None
     except BaseException:  # Ctrl-C, a killed kernel…: still say where things are

@@ -105,6 +105,7 @@ def _compare(args) -> int:
             model=args.model, data=args.data, profile=args.profile, out=args.out, models_dir=args.models_dir,
             threads=args.threads, batch_size=args.batch_size, padding=args.padding, seed=args.seed,
             progress=not args.no_progress, variants=args.variants, order=args.order, store_dir=args.store,
+            headline=True,
         )
     if record["eval"]["n_truncated"]:
         print(f"note: {record['eval']['n_truncated']} sentences were longer than {record['eval']['max_length']} "

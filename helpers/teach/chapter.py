@@ -137,7 +137,8 @@ def comparison_for(chapter: Chapter, progress: bool = True, variants: str | list
     of the same model that the book has introduced by then too, the baselines of its speedups; so no page
     names a route before the chapter that introduces it): each route and
     measurement comes from the store while nothing it depends on has changed, else it is built and
-    measured now. The record of all routes is also written to `comparison.json`."""
+    measured now. The record of all routes is also written to `comparison.json`, with its headline:
+    the fastest routes timed in turn against each other (`routes.headline`)."""
     from ..routes.pipeline import run_comparison
     from ..routes.variants import VARIANTS, select_variants
 
@@ -150,7 +151,7 @@ def comparison_for(chapter: Chapter, progress: bool = True, variants: str | list
     record = run_comparison(
         model=chapter.model, data=chapter.data, profile=chapter.profile.name,
         out=chapter.comparison_path if whole else None, models_dir=chapter.models_dir, threads=chapter.threads,
-        seed=chapter.seed, progress=progress, variants=variants,
+        seed=chapter.seed, progress=progress, variants=variants, headline=whole,
     )
     _log_reads("comparison", record)
     return record

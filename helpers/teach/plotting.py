@@ -392,3 +392,20 @@ def plot_machine_gallery(rows: list[dict]):
     ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1))
     fig.tight_layout()
     return fig
+
+
+def plot_build_time(rows: list[dict], title: str):
+    """Where a build's time went (rows: `build_record.time_shares`), largest first, one bar each."""
+    rows = rows[::-1]  # largest at the top
+    fig, ax = plt.subplots(figsize=(7.5, max(2.5, 0.32 * len(rows) + 1.0)))
+    chapter = [r["part"].startswith("chapter: ") for r in rows]
+    ax.barh(range(len(rows)), [r["seconds"] for r in rows],
+            color=[COLORS["int8_dynamic"] if c else COLORS["fp32"] for c in chapter])
+    ax.set_yticks(range(len(rows)), [r["part"].removeprefix("chapter: ") for r in rows], fontsize=8.5)
+    for i, r in enumerate(rows):
+        ax.text(r["seconds"], i, f" {r['seconds']:.0f} s ({100 * r['share']:.0f}%)", va="center", fontsize=8)
+    ax.set_xlabel("seconds (chapters executed on this build in orange; the build's steps in blue)")
+    ax.set_title(title, fontsize=10)
+    ax.margins(x=0.18)
+    fig.tight_layout()
+    return fig
