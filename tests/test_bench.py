@@ -49,7 +49,7 @@ def test_a_machine_file_is_named_by_its_cpu_and_flags():
 
 def test_bench_records_the_machine_the_ceiling_and_each_route(tmp_path, tiny_bert, tiny_data):
     routes = ("fp32", "onnx_fp32_optimized", "int8_dynamic", "onnx_int8_optimized", "openvino_int8")
-    record, path = run_bench(model=str(tiny_bert), data=str(tiny_data), store_dir=tmp_path / "store",
+    record, path = run_bench(model=str(tiny_bert), data=str(tiny_data), store=tmp_path / "store",
                              out_dir=tmp_path / "machines", threads=1, sentences=5, routes=routes, rounds=2,
                              profile="smoke", progress=False)
     assert path.parent == tmp_path / "machines" and json.loads(path.read_text()) == json.loads(json.dumps(record))
@@ -71,7 +71,7 @@ def test_bench_records_the_machine_the_ceiling_and_each_route(tmp_path, tiny_ber
     assert all(name in table for name in routes) and "ceiling, torch._int_mm" in table
     # a second run reuses the routes the first one stored
     stored = sorted(p.name for p in (tmp_path / "store" / "models").iterdir())
-    run_bench(model=str(tiny_bert), data=str(tiny_data), store_dir=tmp_path / "store", out_dir=tmp_path / "again",
+    run_bench(model=str(tiny_bert), data=str(tiny_data), store=tmp_path / "store", out_dir=tmp_path / "again",
               threads=1, sentences=5, routes=routes, profile="smoke", progress=False)
     assert all(len(list((tmp_path / "store" / "models" / name).iterdir())) == 1 for name in stored)
 

@@ -60,7 +60,7 @@ def test_every_chapter_runs_from_its_folder_with_default_parameters(path):
     assert not _run(nb, path)
     resolved = json.loads(nb.cells[-1].outputs[0]["text"])
     assert resolved == {"model": str(resolve_model(None)), "data": str(resolve_data(None)),
-                        "profile": resolve_profile(None).name, "output_dir": str(REPO / "results")}
+                        "profile": resolve_profile(None, os.environ).name, "output_dir": str(REPO / "results")}
     # and the committed file is untouched: executed in memory only
     assert all(not c.get("outputs") for c in nbformat.read(path, as_version=4).cells if c.cell_type == "code")
 

@@ -3,6 +3,7 @@ from pathlib import Path
 import pytest
 
 from helpers import BookError, load_classifier, load_sst2
+from conftest import REPO
 from helpers.core.sources import DEFAULT_DATA, DEFAULT_MODEL, resolve_data, resolve_model
 
 
@@ -47,3 +48,16 @@ def test_a_page_shows_a_path_relative_to_the_book_never_the_machines(tmp_path):
     assert shown_path(book / "models" / "fp32", (other, book)) == "models/fp32"
     assert shown_path(other / "x" / "model", (book,)) == "…/model"
     assert shown_path(str(book / "results"), (book,)) == "results"
+
+
+def test_no_layer_below_the_edges_reads_the_environment():
+    """Environment variables are read where a run starts (the command line and the book build in
+    `publish`, a chapter's set-up in `teach`) and where `core/sources` resolves the default model and
+    data; everything below is handed what they resolved (a profile, a store)."""
+    import re
+
+    package = REPO / "helpers"
+    readers = [str(p.relative_to(package)) for layer in ("core", "data", "measure", "methods", "routes")
+               for p in sorted((package / layer).glob("*.py"))
+               if re.search(r"os\.environ(?!\.setdefault)|getenv\(", p.read_text())]
+    assert readers == ["core/sources.py"]

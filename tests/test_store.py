@@ -94,9 +94,10 @@ def test_code_keys_follow_the_helpers_each_builder_runs(tmp_path):
 
 @pytest.fixture()
 def compare(tmp_path, tiny_bert, tiny_data):
-    def run(variants="int8_dynamic,int8_mixed", threads=1):
+    def run(variants="int8_dynamic,int8_mixed", threads=1, store=None):
         return run_comparison(model=str(tiny_bert), data=str(tiny_data), profile="smoke", out=tmp_path / "c.json",
-                              models_dir=tmp_path / "models", threads=threads, progress=False, variants=variants)
+                              models_dir=tmp_path / "models", threads=threads, progress=False, variants=variants,
+                              store=store)
     return run
 
 
@@ -140,12 +141,19 @@ def test_a_damaged_entry_is_reported_and_rebuilt(compare, tmp_path, capsys):
     assert _numbers(second) == _numbers(first)
 
 
-def test_fresh_recomputes_everything_once(compare, monkeypatch):
+def test_fresh_recomputes_everything_once(compare, tmp_path, monkeypatch):
+    from helpers.teach.chapter import store_from_environment
+
     compare()
-    monkeypatch.setenv("BOOK_FRESH", "1")
+    monkeypatch.setenv("BOOK_FRESH", "1")  # as the book build tells its chapters; read at their set-up only
     monkeypatch.setenv("BOOK_FRESH_SINCE", str(time.time()))
-    assert set(_runs(compare()).values()) == {"measured"}
-    assert set(_runs(compare()).values()) == {"reused from the store"}  # made since the fresh start
+    assert set(_runs(compare()).values()) == {"reused from the store"}  # nothing below the edge reads it
+    fresh = store_from_environment(tmp_path / "store")
+    assert fresh.root == (tmp_path / "store").resolve() and fresh.fresh_since is not None
+    assert set(_runs(compare(store=fresh)).values()) == {"measured"}
+    assert set(_runs(compare(store=fresh)).values()) == {"reused from the store"}  # made since the fresh start
+    monkeypatch.setenv("BOOK_STORE", str(tmp_path / "elsewhere"))
+    assert store_from_environment(tmp_path / "store").root == (tmp_path / "elsewhere").resolve()
 
 
 def test_other_threads_measure_again_and_rebuild_only_what_computes(compare, tmp_path):

@@ -217,7 +217,7 @@ def test_pruned_and_distilled_routes_shrink_the_model_and_need_labelled_train_se
     assert len(chosen["losses"]) == 2 and sum(map(len, chosen["heads_removed"].values())) == 2
     _, chosen = build_with_choice("distilled", fp32, tmp_path)
     assert chosen["student_layers"] == 1 and chosen["teacher_layers"] == 2
-    assert chosen["key"]["steps"] == 2 and len(chosen["losses"]) == 2
+    assert len(chosen["losses"]) == 2  # one loss per step of the config
     for name in ("pruned_heads", "distilled"):
         config = VARIANTS[name].configure(RUN)
         with pytest.raises(BookError, match="labelled sentences"):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from ..core.errors import BookError
@@ -40,9 +40,12 @@ PROFILES = {
 }
 
 
-def resolve_profile(explicit: str | None = None) -> Profile:
-    """`explicit`, else $BOOK_PROFILE, else `full`."""
-    name = explicit or os.environ.get(PROFILE_ENV, "").strip() or "full"
+def resolve_profile(explicit: "str | Profile | None" = None, environ: Mapping[str, str] | None = None) -> Profile:
+    """`explicit` (a profile or its name), else `environ[$BOOK_PROFILE]` where an environment is given (the
+    command line and a chapter's set-up pass theirs: nothing below them reads one), else `full`."""
+    if isinstance(explicit, Profile):
+        return explicit
+    name = explicit or (environ or {}).get(PROFILE_ENV, "").strip() or "full"
     if name not in PROFILES:
         raise BookError(f"Unknown profile {name!r}; choose one of {sorted(PROFILES)} (also via {PROFILE_ENV}).")
     return PROFILES[name]

@@ -4,23 +4,19 @@ DistilBERT did (Sanh et al., 2019), ending with the last one, whose output the c
 
 from __future__ import annotations
 
-import hashlib
-import json
 import time
-from pathlib import Path
 
 import torch
 from torch import nn
 
 from ..core.anatomy import encoder_layers
 from ..core.errors import BookError
-from ..core.models import Classifier, load_classifier, save_classifier
+from ..core.models import Classifier
 from ..data.sst2 import SentimentData
 from ..measure.evaluation import predict
 from .pruning import with_layers
 from .training import Loss, accuracy_curve, fine_tune
 
-DISTILLATION_META = "distillation.json"  # beside a saved student: how it was trained, and its losses
 
 
 def teacher_logits(teacher: Classifier, data: SentimentData, batch_size: int = 64) -> torch.Tensor:
@@ -59,33 +55,20 @@ def distillation_loss(soft_targets: torch.Tensor, temperature: float = 2.0, alph
     return loss
 
 
-def distillation_key(teacher: Classifier, train: SentimentData, steps: int, seed: int, temperature: float,
-                     alpha: float, lr: float, warmup: float) -> dict:
-    """What determines a distilled student: the teacher, the train sentences, the steps and settings."""
-    digest = hashlib.sha256(json.dumps([train.sentences, train.labels]).encode()).hexdigest()
-    return {"teacher": teacher.source, "student_layers": alternate_layers(len(encoder_layers(teacher.model))),
-            "train_sentences": len(train), "train_sha256": digest, "steps": steps, "seed": seed,
-            "temperature": temperature, "alpha": alpha, "lr": lr, "warmup": warmup, "torch": torch.__version__}
-
-
 def distil(teacher: Classifier, train: SentimentData, steps: int, seed: int = 0, temperature: float = 2.0,
            alpha: float = 0.5, lr: float = 1e-4, warmup: float = 0.06, progress: bool = False,
-           reuse: str | Path | None = None, targets: torch.Tensor | None = None,
+           targets: torch.Tensor | None = None,
            curve_on: SentimentData | None = None) -> tuple[Classifier, list[float]]:
     """A student of alternate teacher layers trained for `steps` batches of `train` on the distillation loss
     (the teacher's logits computed once); returns it and every step's loss.
 
-    With `reuse`, a student that `save_distilled` left there, trained from the same teacher, sentences,
-    steps and settings, is loaded instead of trained again (the book's build trains it once, for the
-    `distilled` route, and the distillation chapter loads it). `targets`: `teacher_logits(teacher, train)`
+    The book's build trains it once, for the `distilled` route, and keeps it in the store under a key of
+    everything it was trained from; the distillation chapter loads that route. `targets`: `teacher_logits(teacher, train)`
     if the caller has them already (else computed here, and timed). `curve_on`: sentences whose accuracy
     is recorded along the way (`accuracy_curve`, in `details["curve"]`), for reading only."""
-    key = distillation_key(teacher, train, steps, seed, temperature, alpha, lr, warmup)
-    if reuse is not None and (found := load_distilled(reuse, key)) is not None:
-        return found
     student = student_from_teacher(teacher)
     details = {"student_layers": len(encoder_layers(student.model)),
-               "teacher_layers": len(encoder_layers(teacher.model)), "key": key}
+               "teacher_layers": len(encoder_layers(teacher.model))}
     losses: list[float] = []
     if steps:
         if targets is None:
@@ -102,23 +85,3 @@ def distil(teacher: Classifier, train: SentimentData, steps: int, seed: int = 0,
                                 "points": [[step, round(acc, 6)] for step, acc in curve]}
     student.details = details
     return student, losses
-
-
-def save_distilled(student: Classifier, directory: str | Path) -> Path:
-    """Save a student like any classifier, with how it was trained and its losses beside it."""
-    directory = save_classifier(student, directory)
-    (Path(directory) / DISTILLATION_META).write_text(json.dumps(student.details or {}, indent=1))
-    return Path(directory)
-
-
-def load_distilled(directory: str | Path, key: dict) -> tuple[Classifier, list[float]] | None:
-    """The student saved in `directory` and its losses if it was trained as `key` says, else None."""
-    meta_path = Path(directory) / DISTILLATION_META
-    if not meta_path.is_file():
-        return None
-    meta = json.loads(meta_path.read_text())
-    if meta.get("key") != key:
-        return None
-    student = load_classifier(str(directory))
-    student.details = {**meta, "reused_from": str(directory)}
-    return student, list(meta.get("losses", []))

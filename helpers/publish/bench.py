@@ -40,7 +40,7 @@ def machine_file_name(env: dict) -> str:
     return re.sub(r"[^a-z0-9]+", "-", "-".join(words).lower()).strip("-") + ".json"
 
 
-def run_bench(model: str | None = None, data: str | None = None, store_dir: str | Path | None = None,
+def run_bench(model: str | None = None, data: str | None = None, store=None,
               out_dir: str | Path = "results/machines", threads: int | None = None, sentences: int = 100,
               seed: int = 0, routes: tuple[str, ...] = BENCH_ROUTES, rounds: int = 3, profile: str = "full",
               progress: bool = True) -> tuple[dict, Path]:
@@ -52,7 +52,7 @@ def run_bench(model: str | None = None, data: str | None = None, store_dir: str 
     # the routes as the book's build of `profile` configures them: the store reuses what that build made
     built = run_comparison(model=model, data=data, profile=profile, out=None,
                            models_dir="models", threads=threads, seed=seed,  # store: as compare's (store/)
-                           variants=list(routes), store_dir=store_dir, progress=progress, measure=False)
+                           variants=list(routes), store=store, progress=progress, measure=False)
     examples = load_sst2(data, "validation")
     fp32 = load_classifier(model)
     timed = examples.sentences[:sentences]  # the first sentences of the split: the same on every machine

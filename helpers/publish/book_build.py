@@ -336,25 +336,28 @@ def build_book(model=None, data=None, profile=None, seed: int = 0, repo: Path = 
     from ..data.sst2 import load_sst2
     from ..measure.environment import default_threads
     from ..measure.profiles import resolve_profile
+    from ..routes.store import Store
+    from ..teach.chapter import store_from_environment
     from ..routes.pipeline import run_comparison
     from ..routes.report import measurement_keys
     from ..routes.shapes import run_shape_comparison
-    from ..routes.store import default_store_dir
 
     # Resolve here (argument → environment → default) so relative paths do not depend on the chapters' cwd,
     # and load both once so that an unreachable hub or a bad directory stops the build before any chapter runs.
     site = Path(site).resolve() if site else repo
     staging = site / "_build" / "next"
-    chosen = resolve_profile(profile)
+    chosen = resolve_profile(profile, os.environ)  # once, here: everything below is handed the Profile
     parameters = {"model": str(resolve_model(model)), "data": str(resolve_data(data)),
                   "profile": chosen.name, "seed": seed, "output_dir": str(staging / "results")}
     load_sst2(parameters["data"])
     fp32 = load_classifier(parameters["model"])
-    store = Path(store).resolve() if store else default_store_dir(repo / "store")
+    began = time.time()
+    store = Path(store).resolve() if store else store_from_environment(repo / "store").root
+    routes_store = Store.at(store, began if fresh else None)
     saved = {name: os.environ.get(name) for name in ("BOOK_STORE", "BOOK_FRESH", "BOOK_FRESH_SINCE")}
-    os.environ["BOOK_STORE"] = str(store)  # the chapters' kernels use the same store
+    os.environ["BOOK_STORE"] = str(store)  # the chapters' kernels use the same store (their set-up reads it)
     if fresh:
-        os.environ["BOOK_FRESH"], os.environ["BOOK_FRESH_SINCE"] = "1", str(time.time())
+        os.environ["BOOK_FRESH"], os.environ["BOOK_FRESH_SINCE"] = "1", str(began)
 
     shutil.rmtree(staging, ignore_errors=True)  # a failed build's leftovers, never the published book
     tree = staging / "tree"
@@ -369,12 +372,13 @@ def build_book(model=None, data=None, profile=None, seed: int = 0, repo: Path = 
         log("measuring every route (from the store where nothing changed) …")
         with clock.step("routes", "every route of the registry built and measured, from the store where "
                                   "nothing it depends on changed"):
-            comparison = run_comparison(parameters["model"], parameters["data"], chosen.name,
+            comparison = run_comparison(parameters["model"], parameters["data"], chosen,
                                         results / "comparison.json", staging / "models", seed=seed,
-                                        variants=variants, headline=True)
+                                        variants=variants, store=routes_store, headline=True)
         with clock.step("DistilBERT shape", "every route's size and latency on a DistilBERT-shaped model"):
-            shape = run_shape_comparison(parameters["model"], parameters["data"], chosen.name,
-                                         results / "distilbert_shape.json", seed=seed, variants=variants)
+            shape = run_shape_comparison(parameters["model"], parameters["data"], chosen,
+                                         results / "distilbert_shape.json", seed=seed, variants=variants,
+                                         store=routes_store)
         routes = {"comparison": comparison, "shape": shape}
         for kind, record in routes.items():
             clock.count_routes(record, kind)

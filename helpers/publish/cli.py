@@ -93,19 +93,38 @@ def main(argv: list[str] | None = None) -> int:
     return 1
 
 
+def _profile(args):
+    """The profile a command runs: --profile, else $BOOK_PROFILE, else full (resolved here, once)."""
+    from ..measure.profiles import resolve_profile
+
+    return resolve_profile(args.profile, os.environ)
+
+
+def _store(args, fallback: Path):
+    """The store a command uses: --store, else $BOOK_STORE, else `fallback`; --fresh ignores what it
+    held before this command started."""
+    import time
+
+    from ..routes.store import Store
+    from ..teach.chapter import store_from_environment
+
+    if getattr(args, "store", None) is not None:
+        return Store.at(args.store, time.time() if getattr(args, "fresh", False) else None)
+    store = store_from_environment(fallback)
+    return Store.at(store.root, time.time()) if getattr(args, "fresh", False) else store
+
+
 def _compare(args) -> int:
     from ..methods.quantization import known_quantization_warnings_silenced
     from ..routes.pipeline import run_comparison
     from ..routes.report import comparison_table
 
-    if args.fresh:
-        os.environ["BOOK_FRESH"] = "1"
     with known_quantization_warnings_silenced():
         record = run_comparison(
-            model=args.model, data=args.data, profile=args.profile, out=args.out, models_dir=args.models_dir,
+            model=args.model, data=args.data, profile=_profile(args), out=args.out, models_dir=args.models_dir,
             threads=args.threads, batch_size=args.batch_size, padding=args.padding, seed=args.seed,
-            progress=not args.no_progress, variants=args.variants, order=args.order, store_dir=args.store,
-            headline=True,
+            progress=not args.no_progress, variants=args.variants, order=args.order,
+            store=_store(args, Path(args.models_dir).parent / "store"), headline=True,
         )
     if record["eval"]["n_truncated"]:
         print(f"note: {record['eval']['n_truncated']} sentences were longer than {record['eval']['max_length']} "
@@ -120,12 +139,11 @@ def _build_routes(args) -> int:
     from ..methods.quantization import known_quantization_warnings_silenced
     from ..routes.pipeline import run_comparison
 
-    if args.fresh:
-        os.environ["BOOK_FRESH"] = "1"
     with known_quantization_warnings_silenced():
-        built = run_comparison(model=args.model, data=args.data, profile=args.profile, out=None,
+        built = run_comparison(model=args.model, data=args.data, profile=_profile(args), out=None,
                                models_dir=args.store.parent / "models", threads=args.threads, seed=args.seed,
-                               variants=args.variants, store_dir=args.store, measure=False)  # writes no models/
+                               variants=args.variants, store=_store(args, args.store),
+                               measure=False)  # writes no models/
     for name, entry in built["variants"].items():
         made = entry.get("provenance", {}).get("built", {})
         print(f"{name}: {entry.get('skipped') or 'built ' + made.get('date', '?')}")
@@ -138,7 +156,8 @@ def _bench(args) -> int:
     from .bench import bench_table, run_bench
 
     with known_quantization_warnings_silenced():
-        record, path = run_bench(model=args.model, data=args.data, store_dir=args.store, out_dir=args.out_dir,
+        record, path = run_bench(model=args.model, data=args.data, store=_store(args, Path("store")),
+                                 out_dir=args.out_dir,
                                  threads=args.threads, sentences=args.sentences, profile=args.profile)
     print(bench_table(record))
     print(f"\nwrote {path} in {record['seconds']:.0f} s")

@@ -175,14 +175,14 @@ def run_comparison(
     progress: bool = True,
     variants: str | list[str] | None = None,
     order: str = "length",
-    store_dir: str | Path | None = None,
+    store: Store | str | Path | None = None,
     measure: bool = True,
     headline: bool = False,
 ) -> dict:
     """Build and measure every chosen route (default: all), save each, and write the JSON record to `out`
     (None: return it only).
 
-    Every built route and measurement is kept in the store (`store_dir`, default `$BOOK_STORE`, else
+    Every built route and measurement is kept in the store (`store`: a `Store`, or its folder; default
     `store/` beside `models_dir`) and reused while nothing it depends on has changed (see `keys`).
     With `measure=False` the routes are only built into the store: the record lists them, unmeasured,
     and is not written. With `headline`, the routes a first page quotes are also timed in turn against
@@ -202,7 +202,7 @@ def run_comparison(
 
     fp32 = load_classifier(model)
     models_dir = Path(models_dir)
-    store = Store.at(store_dir or Path(models_dir).parent / "store", log=tqdm.write)
+    store = Store.given(store, Path(models_dir).parent / "store", log=tqdm.write)
     data_keys = BuildData.of(fp32, calibration, train, threads)
 
     def measure_one(clf):

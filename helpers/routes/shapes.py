@@ -56,13 +56,13 @@ def distilbert_shaped(tokenizer, seed: int = 0, **shape) -> Classifier:
 def run_shape_comparison(model: str | None = None, data: str | None = None, profile: str | None = None,
                          out: str | Path = "results/distilbert_shape.json", threads: int | None = None,
                          seed: int = 0, variants: str | list[str] | None = None, progress: bool = True,
-                         store_dir: str | Path | None = None) -> dict:
+                         store: Store | str | Path | None = None) -> dict:
     """Size, latency and setup time of every chosen route on the DistilBERT-shaped classifier.
 
     `model` supplies only the tokenizer (a BERT-uncased vocabulary); sentences for timing come from
     validation, calibration sentences from train, as in `run_comparison`; routes and measurements come
-    from the store (`store_dir`, default `$BOOK_STORE`, else `store/` beside `out`'s folder) when their keys
-    are there.
+    from the store (`store`: a `Store` or its folder, default `store/` beside `out`'s folder) when their
+    keys are there.
     """
     prof = resolve_profile(profile)
     threads = default_threads() if threads is None else threads
@@ -89,7 +89,7 @@ def run_shape_comparison(model: str | None = None, data: str | None = None, prof
         measure, ["helpers.measure.latency", "helpers.measure.size"], threads, timed=sentences_digest(timed),
         warmup=prof.warmup, budget_s=SHAPE_LATENCY_BUDGET_S))
     data_keys = BuildData.of(shaped, calibration, train, threads)
-    store = Store.at(store_dir or Path(out).resolve().parent.parent / "store")
+    store = Store.given(store, Path(out).resolve().parent.parent / "store")
 
     # Only batch 1 is timed here, so compiled routes compile for batch 1 only.
     # Nothing is trained on random weights (recovery and distillation steps stay 0).

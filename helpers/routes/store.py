@@ -5,8 +5,9 @@ SHA-256 of each file, when, where and at which commit it was built); `store/meas
 holds what measuring it gave. A lookup returns an entry only if its key is the one asked for and its
 files are intact (unwritten since they were stored and hashed, or hashed again); a damaged entry is
 reported in one line, removed and rebuilt, never used.
-With `fresh` (`BOOK_FRESH=1`, `make book FRESH=1`) entries made before `fresh_since` are ignored:
-everything is computed again, once.
+With `fresh_since` (`make book FRESH=1`) entries made before that time are ignored: everything is
+computed again, once. The store is made where the environment is read (the command line, a
+chapter's set-up, the book build) and passed down whole.
 """
 
 from __future__ import annotations
@@ -36,18 +37,6 @@ def made_here() -> dict:
             "cpu": cpu, "cpu_flags": flags, "commit": source_commit()}
 
 
-def default_store_dir(fallback: Path) -> Path:
-    """`$BOOK_STORE` if set, else `fallback` (a build's or a chapter's `store/` beside `results/`)."""
-    return Path(os.environ.get("BOOK_STORE") or fallback).expanduser().resolve()
-
-
-def fresh_since_from_environment() -> float | None:
-    """With `BOOK_FRESH=1`: entries made before `$BOOK_FRESH_SINCE` (a build's start; default now) are ignored."""
-    if os.environ.get("BOOK_FRESH", "").lower() not in ("1", "true", "yes"):
-        return None
-    return float(os.environ.get("BOOK_FRESH_SINCE") or time.time())
-
-
 def _stamps(folder: Path) -> dict[str, list[int]]:
     """Each stored file's size and modification time (ns): a lookup whose stamps all match what was
     recorded at storing time trusts the SHA-256 it recorded then; any other file is hashed again."""
@@ -72,8 +61,14 @@ class Store:
     log: object = print
 
     @classmethod
-    def at(cls, fallback: Path, log=print) -> "Store":
-        return cls(default_store_dir(fallback), fresh_since_from_environment(), log)
+    def at(cls, root: str | Path, fresh_since: float | None = None, log=print) -> "Store":
+        """The store in `root`; with `fresh_since`, entries made before that time are ignored."""
+        return cls(Path(root).expanduser().resolve(), fresh_since, log)
+
+    @classmethod
+    def given(cls, store: "Store | str | Path | None", fallback: Path, log=print) -> "Store":
+        """`store` itself, the store in the folder `store` names, or else the one in `fallback`."""
+        return store if isinstance(store, Store) else cls.at(store or fallback, log=log)
 
     @contextmanager
     def locked(self):

@@ -209,11 +209,6 @@ def _load_eager_quantized(directory, _threads):
     return load_quantized(directory)
 
 
-def _save_distilled(clf, directory):
-    from ..methods.distillation import save_distilled
-
-    return save_distilled(clf, directory) / "model.safetensors"
-
 
 def _save_pruned(clf, directory):
     from ..methods.pruning import save_pruned
@@ -378,7 +373,7 @@ VARIANTS: dict[str, Variant] = {v.name: v for v in (
     Variant("distilled", "Distilled student (FP32)",
             "half the encoder layers (every other one, copied from the teacher), trained on train sentences "
             "with the teacher's soft targets and the labels", "fp32", _distilled_config, _distilled,
-            _save_distilled, _load_fp32, "#6c757d", "safetensors + transformers", "maintained",
+            _save_fp32, _load_fp32, "#6c757d", "safetensors + transformers", "maintained",
             needs_training=True, changes_model=True, chapter=11),
     Variant("distilled_int8_dynamic", "Distilled student + INT8", "distilled, then quantize_dynamic on every Linear",
             "int8", lambda _run: DynamicInt8(), _dynamic, _save_eager_quantized, _load_eager_quantized, "#343a40",

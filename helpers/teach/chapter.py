@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -13,6 +15,7 @@ from ..data.sst2 import SentimentData, calibration_sentences, load_sst2, trainin
 from ..measure.environment import default_threads
 from ..measure.latency import check_threads
 from ..measure.profiles import Profile, latency_sentences, profile_examples, resolve_profile
+from ..routes.store import Store
 
 
 @dataclass(frozen=True)
@@ -86,6 +89,15 @@ class Chapter:
                 f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC")
 
 
+def store_from_environment(fallback: Path, log=print) -> Store:
+    """The store a chapter or a command uses: `$BOOK_STORE`, else `fallback`. With `BOOK_FRESH=1` (the
+    book build's `--fresh`), entries made before `$BOOK_FRESH_SINCE` (the build's start; default now)
+    are ignored. The one place below the command line where these variables are read."""
+    fresh = os.environ.get("BOOK_FRESH", "").lower() in ("1", "true", "yes")
+    since = float(os.environ.get("BOOK_FRESH_SINCE") or time.time()) if fresh else None
+    return Store.at(os.environ.get("BOOK_STORE") or fallback, since, log)
+
+
 def setup_chapter(model=None, data=None, profile=None, seed: int = 0, output_dir="../results",
                   threads: int | None = None) -> Chapter:
     """Resolve a chapter's `parameters` cell (None → environment → default) and prepare the run."""
@@ -101,7 +113,7 @@ def setup_chapter(model=None, data=None, profile=None, seed: int = 0, output_dir
     return Chapter(
         model=str(resolve_model(model)),
         data=str(resolve_data(data)),
-        profile=resolve_profile(profile),
+        profile=resolve_profile(profile, os.environ),
         seed=seed,
         output_dir=output_dir,
         threads=default_threads() if threads is None else threads,
@@ -152,6 +164,7 @@ def comparison_for(chapter: Chapter, progress: bool = True, variants: str | list
         model=chapter.model, data=chapter.data, profile=chapter.profile.name,
         out=chapter.comparison_path if whole else None, models_dir=chapter.models_dir, threads=chapter.threads,
         seed=chapter.seed, progress=progress, variants=variants, headline=whole,
+        store=store_from_environment(chapter.output_dir.parent / "store"),
     )
     _log_reads("comparison", record)
     return record
@@ -163,6 +176,6 @@ def shape_comparison_for(chapter: Chapter, progress: bool = True) -> dict:
 
     record = run_shape_comparison(chapter.model, chapter.data, chapter.profile.name, chapter.shape_path,
                                   chapter.threads, chapter.seed, progress=progress,
-                                  store_dir=chapter.output_dir.parent / "store")
+                                  store=store_from_environment(chapter.output_dir.parent / "store"))
     _log_reads("shape", record)
     return record
