@@ -8,7 +8,7 @@ import torch
 
 from ..core.errors import BookError
 from ..core.models import Classifier
-from .latency import _time_forward, encode_one_by_one, fixed_threads
+from .latency import _ratio_of_medians, _time_forward, encode_one_by_one, fixed_threads
 from .statistics import paired_bootstrap_ci
 
 
@@ -34,14 +34,10 @@ def round_robin(classifiers: dict[str, Classifier], sentences: list[str], thread
     return times
 
 
-def _ratio_of_medians(a, b, axis):
-    return np.median(a, axis=axis) / np.median(b, axis=axis)
-
-
 def timed_ratio(times: dict[str, list[float]], slower: str, faster: str, seed: int = 0,
                 n_resamples: int = 10_000) -> dict:
     """How many times faster `faster` ran than `slower` (ratio of medians) in one round-robin, with a
     paired bootstrap 95% interval over the sentences."""
     a, b = np.asarray(times[slower]), np.asarray(times[faster])
-    return {"ratio": float(np.median(a) / np.median(b)),
+    return {"ratio": float(_ratio_of_medians(a, b, None)),
             "ci95": paired_bootstrap_ci(a, b, _ratio_of_medians, seed, n_resamples)}

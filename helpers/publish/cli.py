@@ -108,10 +108,11 @@ def _store(args, fallback: Path):
     from ..routes.store import Store
     from ..teach.chapter import store_from_environment
 
+    fresh = time.time() if getattr(args, "fresh", False) else None
     if getattr(args, "store", None) is not None:
-        return Store.at(args.store, time.time() if getattr(args, "fresh", False) else None)
+        return Store.at(args.store, fresh)
     store = store_from_environment(fallback)
-    return Store.at(store.root, time.time()) if getattr(args, "fresh", False) else store
+    return Store.at(store.root, fresh) if fresh else store
 
 
 def _compare(args) -> int:
