@@ -59,14 +59,14 @@ def test_bench_records_the_machine_the_ceiling_and_each_route(tmp_path, tiny_ber
     assert len(record["kernels"]) == 3 * 3  # three kernel pairs at the three Linear shapes of the tiny BERT
     assert record["routes"][record["best_fp32"]]["precision"] == "fp32"
     for row in record["routes"].values():
-        assert len(row["latency_ms"]["round_medians"]) == 2
-        assert min(row["latency_ms"]["round_medians"]) <= row["latency_ms"]["median"]
+        assert len(row["latency"]["round_medians"]) == 2
+        assert min(row["latency"]["round_medians"]) <= row["latency"]["median"]
     fp32 = record["routes"]["fp32"]
     assert fp32["speedup"] == 1 and fp32["accuracy_delta_pts"] == 0
     optimized = record["routes"]["onnx_int8_optimized"]
     assert optimized["config"]["optimized"] and optimized["config"]["preset"]
     assert optimized["speedup_vs_best_fp32"] == pytest.approx(
-        record["routes"][record["best_fp32"]]["latency_ms"]["median"] / optimized["latency_ms"]["median"])
+        record["routes"][record["best_fp32"]]["latency"]["median"] / optimized["latency"]["median"])
     table = bench_table(record)
     assert all(name in table for name in routes) and "ceiling, torch._int_mm" in table
     # a second run reuses the routes the first one stored

@@ -127,12 +127,31 @@ def assert_pages_show(browser, expected: dict[str, list[str]], source: str) -> N
         page.close()
 
 
+def test_the_build_s_records_and_the_gallery_share_one_schema():
+    """The comparison and the DistilBERT shape this build wrote, and the committed machine records:
+    one schema version, and every route in the one shape (`record.RouteResult`)."""
+    from helpers.publish.bench import machine_records
+    from helpers.routes.record import MEASURED_FIELDS, SCHEMA_VERSION, load_record
+
+    _require_book()
+    records = [load_record(RESULTS / "comparison.json", "comparison"),
+               load_record(RESULTS / "distilbert_shape.json", "shape"), *machine_records(REPO / "results" / "machines")]
+    assert {r["kind"] for r in records} == {"comparison", "shape", "machine"}
+    for record in records:
+        assert record["schema_version"] == SCHEMA_VERSION and record["best_fp32"] in record["routes"]
+        for entry in record["routes"].values():
+            if "skipped" not in entry:
+                assert all(k in entry or k in entry.get("absent", {}) for k in MEASURED_FIELDS)
+    for path in (REPO / "results" / "machines").glob("*.json"):  # committed in today's shape, not upgraded
+        assert json.loads(path.read_text())["schema_version"] == SCHEMA_VERSION, path
+
+
 def test_glued_numbers_match_the_comparison_record(browser):
     record = json.loads((RESULTS / "comparison.json").read_text())
-    fp32, int8 = record["variants"]["fp32"], record["variants"]["int8_dynamic"]
+    fp32, int8 = record["routes"]["fp32"], record["routes"]["int8_dynamic"]
     acc = [f"{100 * fp32['accuracy']:.2f}%", f"{100 * int8['accuracy']:.2f}%"]
     size = [f"{fp32['size_bytes'] / 2**20:.1f} MiB", f"{int8['size_bytes'] / 2**20:.1f} MiB"]
-    latency = [f"{fp32['latency_ms']['median']:.2f} ms", f"{int8['latency_ms']['median']:.2f} ms"]
+    latency = [f"{fp32['latency']['median']:.2f} ms", f"{int8['latency']['median']:.2f} ms"]
     expected = {
         "book/intro": acc + size + latency,
         "chapters/02_fp32_baseline": [acc[0], size[0], latency[0]],
@@ -181,11 +200,11 @@ def test_the_machine_gallery_and_the_advice_per_instruction_set_are_the_committe
     records = machine_records(REPO / "results" / "machines")
     assert records, "the book commits at least the record of one machine it was built on"
     record = json.loads((RESULTS / "comparison.json").read_text())
-    optimized = record["variants"]["onnx_int8_optimized"]
+    optimized = record["routes"]["onnx_int8_optimized"]
     expected = {
         "chapters/12_int8_on_your_cpu": [r["machine"]["cpu"] for r in records]
         + [r["machine"]["int8_class"] for r in records]
-        + [f"{optimized['latency_ms']['median']:.2f} ms", optimized["config"]["preset"]],
+        + [f"{optimized['latency']['median']:.2f} ms", optimized["config"]["preset"]],
         "chapters/13_choosing_a_route": [a["deploy"] for a in advice_per_class(records)]
         + [f"{a['vs best FP32']:.2f}" for a in advice_per_class(records)],
     }
@@ -199,7 +218,7 @@ def test_the_statistics_quoted_are_the_records(browser):
     record = json.loads((RESULTS / "comparison.json").read_text())
     rows = statistics_rows(record)
     fp32_lo, fp32_hi = (100 * x for x in rows[0]["accuracy_ci95"])
-    dynamic = record["variants"]["int8_dynamic"]["vs_fp32"]
+    dynamic = record["routes"]["int8_dynamic"]["vs_fp32"]
 
     def timed_beside_fp32(chapter):  # each chapter shows the routes introduced by then, no later one
         return [r for r in rows if "speedup" in r and r["route"] in introduced_by(chapter)]

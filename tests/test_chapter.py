@@ -32,17 +32,17 @@ def test_comparison_for_writes_the_whole_record_and_notes_what_it_read(monkeypat
     monkeypatch.setenv("BOOK_READS", str(reads))
     some = comparison_for(chapter, progress=False, variants="int8_dynamic")
     # with every FP32 route of the same model: the baselines of the speedups the chapter shows
-    assert list(some["variants"]) == ["fp32", "fp32_compiled", "onnx_fp32", "int8_dynamic"]
+    assert list(some["routes"]) == ["fp32", "fp32_compiled", "onnx_fp32", "int8_dynamic"]
     assert some["n_examples"] == 30
     assert not chapter.comparison_path.exists()  # a chapter's subset never replaces the whole record
     assert (tmp_path / "store" / "models" / "int8_dynamic").is_dir()  # the store beside results/
     noted = [json.loads(line) for line in reads.read_text().splitlines()]
-    assert noted == [{"kind": "comparison", "keys": {n: v["provenance"]["key"] for n, v in some["variants"].items()}}]
+    assert noted == [{"kind": "comparison", "keys": {n: v["provenance"]["key"] for n, v in some["routes"].items()}}]
     again = comparison_for(chapter, progress=False, variants="int8_dynamic")
-    assert {v["provenance"]["this_run"] for v in again["variants"].values()} == {"reused from the store"}
+    assert {v["provenance"]["this_run"] for v in again["routes"].values()} == {"reused from the store"}
     other_seed = setup_chapter(str(tiny_bert), str(tiny_data), "smoke", 1, tmp_path / "results", threads=1)
     fresh = comparison_for(other_seed, progress=False, variants="int8_dynamic")
-    assert {v["provenance"]["this_run"] for v in fresh["variants"].values()} == {"measured"}
+    assert {v["provenance"]["this_run"] for v in fresh["routes"].values()} == {"measured"}
 
 
 def test_compare_on_sentence_reports_both_models(tiny_bert):

@@ -33,7 +33,7 @@ def test_build_routes_fills_the_store_that_compare_then_measures_from(tmp_path, 
                    "--store", str(tmp_path / "store"), env=env)
     assert proc.returncode == 0, proc.stderr
     assert len(list((tmp_path / "store" / "models" / "int8_dynamic").iterdir())) == 1  # built once, then measured
-    assert load_comparison(tmp_path / "c.json")["variants"]["int8_dynamic"]["provenance"]["this_run"] == "measured"
+    assert load_comparison(tmp_path / "c.json")["routes"]["int8_dynamic"]["provenance"]["this_run"] == "measured"
 
 
 def test_compare_smoke_end_to_end(tmp_path, shared_model, shared_data):
@@ -49,22 +49,22 @@ def test_compare_smoke_end_to_end(tmp_path, shared_model, shared_data):
                               "n_truncated": 0}
     n = record["n_examples"]
     assert n == len(record["labels"]) == 48
-    assert list(record["variants"]) == ["fp32", "int8_dynamic", "onnx_int8_dynamic"]
-    for name, v in record["variants"].items():
+    assert list(record["routes"]) == ["fp32", "int8_dynamic", "onnx_int8_dynamic"]
+    for name, v in record["routes"].items():
         assert len(v["predictions"]) == n == len(v["p_positive"])
         assert all((p > 0.5) == (pred == 1) for p, pred in zip(v["p_positive"], v["predictions"]) if p != 0.5)
         assert len(v["positive_margin"]) == n  # log-odds of positive: P = sigmoid(margin)
         assert all(abs(p - 1 / (1 + math.exp(-m))) < 1e-4 for p, m in zip(v["p_positive"], v["positive_margin"]))
         assert v["accuracy"] == sum(p == y for p, y in zip(v["predictions"], record["labels"])) / n
-        assert {"median", "p90", "batch_size", "seq_len", "repeats"} <= set(v["latency_ms"])
+        assert {"median", "p90", "batch_size", "seq_len", "repeats"} <= set(v["latency"])
         assert v["method"] and v["setup_seconds"] >= 0 and v["checkpoint_bytes"] > 0
         assert f"{100 * v['accuracy']:.2f}%" in proc.stdout
-    assert record["variants"]["int8_dynamic"]["size_bytes"] < record["variants"]["fp32"]["size_bytes"]
-    for name, v in record["variants"].items():  # statistics, recomputed independently from the predictions
+    assert record["routes"]["int8_dynamic"]["size_bytes"] < record["routes"]["fp32"]["size_bytes"]
+    for name, v in record["routes"].items():  # statistics, recomputed independently from the predictions
         lo, hi = v["accuracy_ci95"]
         assert lo <= v["accuracy"] <= hi
         if name != "fp32":
-            pairs = list(zip(record["variants"]["fp32"]["predictions"], v["predictions"], record["labels"]))
+            pairs = list(zip(record["routes"]["fp32"]["predictions"], v["predictions"], record["labels"]))
             assert v["vs_fp32"]["fp32_right_only"] == sum(f == y != p for f, p, y in pairs)
             assert v["vs_fp32"]["variant_right_only"] == sum(p == y != f for f, p, y in pairs)
             assert v["vs_fp32"]["flipped"] == sum(f != p for f, p, _ in pairs)
@@ -73,18 +73,18 @@ def test_compare_smoke_end_to_end(tmp_path, shared_model, shared_data):
     for name in ("int8_dynamic", "onnx_int8_dynamic"):
         s = summary(record, name)
         assert f"{s['speedup']:.2f}x" in proc.stdout and f"{s['size_pct']:.0f}%" in proc.stdout
-    for name, v in record["variants"].items():  # one layout: models/<route>/route.json, the record's config
+    for name, v in record["routes"].items():  # one layout: models/<route>/route.json, the record's config
         route = json.loads((tmp_path / "models" / name / "route.json").read_text())
         assert route["route"] == name and route["config"] == v["config"] and Path(v["artifact"]).name == name
     assert (tmp_path / "models" / "int8_dynamic" / "quantization.json").is_file()
     assert (tmp_path / "models" / "fp32" / "model.safetensors").is_file()
     assert (tmp_path / "models" / "onnx_int8_dynamic" / "onnx" / "model_quantized.onnx").is_file()
-    ops = record["variants"]["int8_dynamic"]["operators"]  # the profiler saw the quantized Linear layers
+    ops = record["routes"]["int8_dynamic"]["operators"]  # the profiler saw the quantized Linear layers
     assert any("quantized" in row["operator"] for row in ops["top"]) and ops["calls_per_pass"] > 0
-    assert record["variants"]["onnx_int8_dynamic"]["operators"] is None  # not a PyTorch module
+    assert record["routes"]["onnx_int8_dynamic"]["operators"] is None  # not a PyTorch module
     advice = recommend(record, max_drop_pts=0.5)
     rows = {r["name"]: r for r in summaries(record)}
-    variants = record["variants"]
+    variants = record["routes"]
     allowed = [r for n, r in rows.items() if n != "fp32" and r["accuracy_delta_pts"] >= -0.5
                and variants[n]["vs_fp32"]["mcnemar_p"] >= 0.05 and not variants[n]["changes_model"]]
     same = advice["same_model"]
@@ -100,13 +100,13 @@ def test_compare_smoke_end_to_end(tmp_path, shared_model, shared_data):
     assert table["onnx_int8_dynamic"]["speedup vs FP32 eager"] == rows["onnx_int8_dynamic"]["speedup"]
     assert table["fp32"]["size % of FP32"] == 100 and table["int8_dynamic"]["API"].startswith("deprecated")
     stats = {r["route"]: r for r in statistics_rows(record)}
-    assert "delta_pts" not in stats["fp32"] and set(stats) == set(record["variants"])
+    assert "delta_pts" not in stats["fp32"] and set(stats) == set(record["routes"])
     for name in ("int8_dynamic", "onnx_int8_dynamic"):
-        v, r = record["variants"][name], stats[name]
+        v, r = record["routes"][name], stats[name]
         assert r["mcnemar_p"] == v["vs_fp32"]["mcnemar_p"] and r["speedup"] == v["interleaved"]["speedup"]
-        assert r["delta_pts"] == pytest.approx(100 * (v["accuracy"] - record["variants"]["fp32"]["accuracy"]))
+        assert r["delta_pts"] == pytest.approx(100 * (v["accuracy"] - record["routes"]["fp32"]["accuracy"]))
         shift = margin_shifts(record)[name]
-        crossed = [i for i, (f, d) in enumerate(zip(record["variants"]["fp32"]["positive_margin"], shift))
+        crossed = [i for i, (f, d) in enumerate(zip(record["routes"]["fp32"]["positive_margin"], shift))
                    if (f > 0) != (f + d > 0)]
         examples = profile_examples(load_sst2(str(shared_data), "validation"), resolve_profile("smoke"))
         flips = flipped_sentences(record, examples, name)

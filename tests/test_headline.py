@@ -59,7 +59,7 @@ def test_the_headline_times_the_contenders_together_and_is_reused_while_they_are
     assert head["fp32"] == ["fp32", "onnx_fp32"]  # FP32 eager, then the FP32 routes of the same model
     left_out = recommend(record)["left_out"]
     assert set(head["compressed"]) <= {"int8_dynamic"} - set(left_out)  # only routes that keep the accuracy
-    n = record["variants"]["fp32"]["latency_ms"]["repeats"]
+    n = record["routes"]["fp32"]["latency"]["repeats"]
     assert {len(t) for t in head["times_ms"].values()} == {n}
     summary = headline_summary(record)
     assert summary["best_fp32"] in head["fp32"]

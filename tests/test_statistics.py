@@ -74,10 +74,10 @@ def test_statistics_refuse_mismatched_predictions():
 
 def test_a_record_gets_intervals_for_every_measured_route_and_tests_for_all_but_fp32():
     wrong_two = [1 - y if i < 2 else y for i, y in enumerate(LABELS)]
-    record = {"labels": LABELS, "variants": {"fp32": {"predictions": LABELS},
-                                             "int8_dynamic": {"predictions": wrong_two},
-                                             "int8_static": {"skipped": "no compiler"}}}
+    record = {"labels": LABELS, "routes": {"fp32": {"predictions": LABELS},
+                                           "int8_dynamic": {"predictions": wrong_two},
+                                           "int8_static": {"skipped": "no compiler"}}}
     add_statistics(record)
-    assert record["variants"]["fp32"]["accuracy_ci95"] == accuracy_ci95(LABELS, LABELS)
-    assert "vs_fp32" not in record["variants"]["fp32"] and "accuracy_ci95" not in record["variants"]["int8_static"]
-    assert record["variants"]["int8_dynamic"]["vs_fp32"]["fp32_right_only"] == 2
+    assert record["routes"]["fp32"]["accuracy_ci95"] == accuracy_ci95(LABELS, LABELS)
+    assert "vs_fp32" not in record["routes"]["fp32"] and "accuracy_ci95" not in record["routes"]["int8_static"]
+    assert record["routes"]["int8_dynamic"]["vs_fp32"]["fp32_right_only"] == 2

@@ -102,12 +102,12 @@ def compare(tmp_path, tiny_bert, tiny_data):
 
 
 def _runs(record):
-    return {n: v["provenance"]["this_run"] for n, v in record["variants"].items()}
+    return {n: v["provenance"]["this_run"] for n, v in record["routes"].items()}
 
 
 def _numbers(record):
     return {n: (v["predictions"], v["accuracy"], v["size_bytes"], v["checkpoint_bytes"], v.get("details"))
-            for n, v in record["variants"].items()}
+            for n, v in record["routes"].items()}
 
 
 def test_a_second_run_reuses_every_route_and_gives_the_same_record(compare, tmp_path):
@@ -117,10 +117,10 @@ def test_a_second_run_reuses_every_route_and_gives_the_same_record(compare, tmp_
     second = compare()
     assert set(_runs(second).values()) == {"reused from the store"}
     assert _numbers(second) == _numbers(first) and second["eval"] == first["eval"]
-    assert second["variants"]["int8_mixed"]["setup_seconds"] == first["variants"]["int8_mixed"]["setup_seconds"]
+    assert second["routes"]["int8_mixed"]["setup_seconds"] == first["routes"]["int8_mixed"]["setup_seconds"]
     assert (tmp_path / "models" / "int8_mixed" / "route.json").is_file()  # published again from the store
-    provenance = second["variants"]["fp32"]["provenance"]
-    assert provenance["measured"]["date"] == first["variants"]["fp32"]["provenance"]["measured"]["date"]
+    provenance = second["routes"]["fp32"]["provenance"]
+    assert provenance["measured"]["date"] == first["routes"]["fp32"]["provenance"]["measured"]["date"]
 
 
 def test_a_damaged_entry_is_reported_and_rebuilt(compare, tmp_path, capsys):
@@ -168,11 +168,11 @@ def test_routes_built_without_measuring_are_measured_later_from_the_store(tmp_pa
     built = run_comparison(model=str(tiny_bert), data=str(tiny_data), profile="smoke", out=None,
                            models_dir=tmp_path / "models", threads=1, progress=False, variants="int8_mixed",
                            measure=False)
-    assert "accuracy" not in built["variants"]["int8_mixed"] and not (tmp_path / "models").exists()
-    made = built["variants"]["int8_mixed"]["provenance"]["built"]["date"]
+    assert "accuracy" not in built["routes"]["int8_mixed"] and not (tmp_path / "models").exists()
+    made = built["routes"]["int8_mixed"]["provenance"]["built"]["date"]
     record = run_comparison(model=str(tiny_bert), data=str(tiny_data), profile="smoke", out=None,
                             models_dir=tmp_path / "models", threads=1, progress=False, variants="int8_mixed")
-    mixed = record["variants"]["int8_mixed"]
+    mixed = record["routes"]["int8_mixed"]
     assert mixed["provenance"]["built"]["date"] == made and mixed["provenance"]["this_run"] == "measured"
     assert 0 <= mixed["accuracy"] <= 1 and mixed["details"]["k"] >= 0
 

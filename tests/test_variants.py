@@ -205,7 +205,7 @@ def test_parameter_groups_account_for_the_model_size(tmp_path, tiny_bert, name):
 
 def test_pruned_and_distilled_routes_shrink_the_model_and_need_labelled_train_sentences(tmp_path, tiny_bert):
     from helpers.methods.pruning import heads_per_layer
-    from helpers.routes.report import best_fp32
+    from helpers.routes.record import with_speedups
 
     fp32 = load_classifier(str(tiny_bert))
     for name in ("pruned_heads", "pruned_heads_int8_dynamic"):
@@ -228,9 +228,10 @@ def test_pruned_and_distilled_routes_shrink_the_model_and_need_labelled_train_se
             build_variant(VARIANTS[name], fp32, VARIANTS[name].configure(
                 RunSettings(train_sentences=len(TRAIN) + 1, distill_sentences=len(TRAIN) + 1)),
                 BuildInputs(CALIBRATION, 1, train=TRAIN))
-    record = {"variants": {"fp32": {"precision": "fp32", "latency_ms": {"median": 10}},
-                           "pruned_heads": {"precision": "fp32", "changes_model": True, "latency_ms": {"median": 5}}}}
-    assert best_fp32(record) == "fp32"  # a smaller model is not a faster way to run the same one
+    routes = {"fp32": {"precision": "fp32", "latency": {"median": 10}},
+              "pruned_heads": {"precision": "fp32", "changes_model": True, "latency": {"median": 5}}}
+    assert with_speedups(routes) == "fp32"  # a smaller model is not a faster way to run the same one
+    assert routes["pruned_heads"]["speedup"] == 2 and routes["pruned_heads"]["speedup_vs_best_fp32"] == 2
 
 
 def test_static_quantization_needs_calibration_sentences(tiny_bert):

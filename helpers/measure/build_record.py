@@ -50,7 +50,7 @@ class BuildClock:
 
     def count_routes(self, record: dict, kind: str) -> None:
         """How many routes of a comparison record this run measured and how many it reused."""
-        for entry in record["variants"].values():
+        for entry in record["routes"].values():
             state = ("skipped" if "skipped" in entry else
                      entry.get("provenance", {}).get("this_run", "measured"))
             self.routes[f"{kind}: {state}"] = self.routes.get(f"{kind}: {state}", 0) + 1

@@ -19,7 +19,7 @@ def measure_variant(clf: Classifier, data, profile, threads: int, batch_size: in
     """Accuracy, predictions, size and latency of one model variant; with `baseline`, also its speedup
     over the baseline timed interleaved with it, and that speedup's 95% interval.
 
-    The route is timed twice on purpose: alone (`latency_ms`, what a one-shot benchmark reports) and
+    The route is timed twice on purpose: alone (`latency`, what a one-shot benchmark reports) and
     interleaved with the baseline (`interleaved`); chapter 4 shows how far the two can disagree."""
     with fixed_threads(threads):
         result = evaluate(clf, data, batch_size, padding, progress, order)
@@ -38,7 +38,7 @@ def measure_variant(clf: Classifier, data, profile, threads: int, batch_size: in
         "eval_seconds": round(result.seconds, 3),
         "size_bytes": model_bytes(clf.model),
         "parameters": parameter_breakdown(clf.model),
-        "latency_ms": latency_on_sentences(clf, timed_sentences, threads, profile.warmup).to_dict(),
+        "latency": latency_on_sentences(clf, timed_sentences, threads, profile.warmup).to_dict(),
         "latency_by_seq_len": by_len,
         "operators": (top_operators(clf, min(128, clf.max_length), threads)
                           if isinstance(clf.model, torch.nn.Module) else None),

@@ -65,8 +65,8 @@ def paired_comparison(labels: list[int], baseline: list[int], variant: list[int]
 def add_statistics(record: dict, baseline: str = "fp32", seed: int = 0) -> dict:
     """Add `accuracy_ci95` to every measured variant and `vs_fp32` to every other one, in place."""
     labels = record["labels"]
-    base = record["variants"][baseline]["predictions"]
-    for name, entry in record["variants"].items():
+    base = record["routes"][baseline]["predictions"]
+    for name, entry in record["routes"].items():
         if "predictions" not in entry:
             continue
         entry["accuracy_ci95"] = accuracy_ci95(labels, entry["predictions"])

@@ -23,7 +23,7 @@ from ..measure.kernels import kernel_ceilings, linear_shapes
 from ..measure.latency import fixed_threads, latency_on_sentences
 from ..measure.size import model_bytes
 from ..routes.pipeline import run_comparison
-from ..routes.report import best_fp32, write_json
+from ..routes.record import check_record, make_record, read_json, write_json
 from ..routes.variants import VARIANTS
 
 # The routes a machine's record compares: FP32 eager and the FP32 routes that may beat it (the fair
@@ -31,7 +31,6 @@ from ..routes.variants import VARIANTS
 # left to the book's build (minutes each); a route whose package is missing is recorded as skipped.
 BENCH_ROUTES = ("fp32", "onnx_fp32", "onnx_fp32_optimized", "openvino_fp32", "int8_dynamic", "onnx_int8_dynamic",
                 "onnx_int8_optimized", "openvino_int8")
-SCHEMA = 1
 
 
 def machine_file_name(env: dict) -> str:
@@ -60,51 +59,47 @@ def run_bench(model: str | None = None, data: str | None = None, store=None,
     env = describe_environment(threads)
     kernels = kernel_ceilings(linear_shapes(fp32.model.config), tokens, threads)
     measured, loaded = {}, {}
-    for name, entry in built["variants"].items():
+    for name, entry in built["routes"].items():
         variant = VARIANTS[name]
-        row = {"label": variant.label, "precision": variant.precision, "config": entry["config"]}
+        row = {"label": variant.label, "precision": variant.precision, "method": variant.method,
+               "config": entry["config"]}
         if "skipped" in entry:
             measured[name] = {**row, "skipped": entry["skipped"]}
             continue
         loaded[name] = clf = variant.load(entry["stored_at"], threads)
         with fixed_threads(threads):
-            accuracy = evaluate(clf, examples, 32, progress=False).accuracy
-        measured[name] = {**row, "accuracy": accuracy, "size_bytes": model_bytes(clf.model)}
+            result = evaluate(clf, examples, 32, progress=False)
+        measured[name] = {**row, "accuracy": result.accuracy, "predictions": result.predictions,
+                          "size_bytes": model_bytes(clf.model), "setup_seconds": entry["setup_seconds"]}
     medians: dict[str, list[float]] = {name: [] for name in loaded}
     for _ in range(rounds):  # round-robin: a machine's drift falls on every route alike
         for name, clf in loaded.items():
             latency = latency_on_sentences(clf, timed, threads, warmup=10)
             medians[name].append(latency.median)
-            measured[name]["latency_ms"] = {**latency.to_dict(), "median": statistics.median(medians[name]),
-                                            "round_medians": [round(m, 4) for m in medians[name]]}
+            measured[name]["latency"] = {**latency.to_dict(), "median": statistics.median(medians[name]),
+                                         "round_medians": [round(m, 4) for m in medians[name]]}
     measured = {name: measured[name] for name in routes if name in measured}  # in the order asked for
-    eager = measured["fp32"]["latency_ms"]["median"]
-    best = best_fp32({"variants": measured})
     for row in measured.values():
-        if "latency_ms" in row:
-            row["speedup"] = eager / row["latency_ms"]["median"]
-            row["speedup_vs_best_fp32"] = measured[best]["latency_ms"]["median"] / row["latency_ms"]["median"]
+        if "latency" in row:
             row["accuracy_delta_pts"] = 100 * (row["accuracy"] - measured["fp32"]["accuracy"])
-    record = {
-        "schema": SCHEMA,
-        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "machine": {"cpu": env["cpu"], "cpu_flags": env["cpu_flags"], "int8_class": int8_class(env["cpu_flags"]),
-                    "cpu_capability": env["cpu_capability"], "logical_cpus": env["logical_cpus"],
-                    "platform": env["platform"]},
-        "environment": env,
-        "model": display_name(fp32.source),
-        "data": display_name(examples.source),
-        "n_examples": len(examples),
-        "timed_sentences": len(timed),
-        "rounds": rounds,
-        "profile": profile,
-        "median_tokens": tokens,
-        "threads": threads,
-        "kernels": [k.to_dict() for k in kernels],
-        "best_fp32": best,
-        "routes": measured,
-        "seconds": round(time.perf_counter() - start, 1),
-    }
+    record = make_record(
+        "machine", measured,
+        created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        machine={"cpu": env["cpu"], "cpu_flags": env["cpu_flags"], "int8_class": int8_class(env["cpu_flags"]),
+                 "cpu_capability": env["cpu_capability"], "logical_cpus": env["logical_cpus"],
+                 "platform": env["platform"]},
+        environment=env,
+        model=display_name(fp32.source),
+        data=display_name(examples.source),
+        n_examples=len(examples),
+        timed_sentences=len(timed),
+        rounds=rounds,
+        profile=profile,
+        median_tokens=tokens,
+        threads=threads,
+        kernels=[k.to_dict() for k in kernels],
+        seconds=round(time.perf_counter() - start, 1),
+    )
     path = Path(out_dir) / machine_file_name(env)
     write_json(record, path)
     return record, path
@@ -124,25 +119,38 @@ def bench_table(record: dict) -> str:
         if "skipped" in row:
             lines.append(f"  {name:22s} skipped: {row['skipped']}")
             continue
-        lines.append(f"  {name:22s} {row['latency_ms']['median']:7.2f} ms  {row['speedup']:5.2f}× eager  "
+        lines.append(f"  {name:22s} {row['latency']['median']:7.2f} ms  {row['speedup']:5.2f}× eager  "
                      f"{row['speedup_vs_best_fp32']:5.2f}× {record['best_fp32']}  "
                      f"accuracy {100 * row['accuracy']:.2f}% ({row['accuracy_delta_pts']:+.2f})")
     return "\n".join(lines)
 
 
+def upgrade_machine_record(record: dict) -> dict:
+    """A machine record of schema 1 (`make bench` before one schema) in today's shape: the same
+    measurements, the latency under `latency`, the speedups made again by `record.with_speedups`."""
+    routes = {}
+    for name, row in record["routes"].items():
+        entry = {k: row[k] for k in ("label", "precision", "config")} | {"method": VARIANTS[name].method}
+        if "skipped" in row:
+            routes[name] = {**entry, "skipped": row["skipped"]}
+            continue
+        routes[name] = {**entry, "accuracy": row["accuracy"], "size_bytes": row["size_bytes"],
+                        "latency": row["latency_ms"], "accuracy_delta_pts": row["accuracy_delta_pts"],
+                        "absent": {"predictions": "measured before machine records kept predictions",
+                                   "setup_seconds": "measured before machine records kept setup times"}}
+    rest = {k: v for k, v in record.items() if k not in ("schema", "routes", "best_fp32")}
+    return make_record("machine", routes, **rest, upgraded_from_schema=record["schema"])
+
+
 def machine_records(directory: str | Path) -> list[dict]:
     """Every machine record in `directory` (`results/machines/` of the book's checkout), oldest first;
-    refuses a file that is not such a record."""
-    import json
-
-    from ..core.errors import BookError
-
+    one of schema 1 is upgraded, one that is not a machine record is refused."""
     records = []
     for path in sorted(Path(directory).glob("*.json")):
-        record = json.loads(path.read_text())
-        if record.get("schema") != SCHEMA or "machine" not in record or "routes" not in record:
-            raise BookError(f"{path} is not a machine record of this book (schema {SCHEMA}); "
-                            f"write one with `python -m helpers bench`.")
+        record = read_json(path, "machine record")
+        if record.get("schema") == 1 and "machine" in record:
+            record = upgrade_machine_record(record)
+        check_record(record, str(path), "machine")
         records.append(record | {"file": path.name})
     return sorted(records, key=lambda r: r["created"])
 
@@ -154,11 +162,11 @@ def gallery_rows(records: list[dict]) -> list[dict]:
     for record in records:
         machine = record["machine"]
         for name, route in record["routes"].items():
-            if "latency_ms" not in route:
+            if "latency" not in route:
                 continue
             rows.append({"int8 class": machine["int8_class"], "cpu": machine["cpu"], "model": record["model"],
                          "threads": record["threads"], "route": name, "precision": route["precision"],
-                         "median ms": route["latency_ms"]["median"], "vs FP32 eager": route["speedup"],
+                         "median ms": route["latency"]["median"], "vs FP32 eager": route["speedup"],
                          "vs best FP32": route["speedup_vs_best_fp32"], "best FP32": record["best_fp32"],
                          "accuracy change (pts)": route["accuracy_delta_pts"],
                          "measured": record["created"][:10], "commit": record["environment"].get("commit")})

@@ -17,7 +17,7 @@ from ..core.sources import display_name, shown_path
 from ..measure.build_record import FILE_NAME as BUILD_RECORD
 from ..measure.build_record import PAGE as BUILD_PAGE
 from ..measure.build_record import BuildClock
-from ..routes.report import write_json
+from ..routes.record import write_json
 from ..routes.store import made_here
 from .chapter_cache import (ChapterCache, chapter_key, mark_provenance, read_log, registry_digest,
                             with_current_prose)

@@ -131,7 +131,7 @@ def _compare(args) -> int:
         print(f"note: {record['eval']['n_truncated']} sentences were longer than {record['eval']['max_length']} "
               "tokens and were truncated.", file=sys.stderr)
     print(comparison_table(record))
-    folders = sorted({Path(v["artifact"]).name for v in record["variants"].values() if "artifact" in v})
+    folders = sorted({Path(v["artifact"]).name for v in record["routes"].values() if "artifact" in v})
     print(f"\nwrote {args.out}; models in {args.models_dir}/{{{','.join(folders)}}}")
     return 0
 
@@ -145,7 +145,7 @@ def _build_routes(args) -> int:
                                models_dir=args.store.parent / "models", threads=args.threads, seed=args.seed,
                                variants=args.variants, store=_store(args, args.store),
                                measure=False)  # writes no models/
-    for name, entry in built["variants"].items():
+    for name, entry in built["routes"].items():
         made = entry.get("provenance", {}).get("built", {})
         print(f"{name}: {entry.get('skipped') or 'built ' + made.get('date', '?')}")
     print(f"store: {built['store']}")

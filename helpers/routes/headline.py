@@ -17,7 +17,8 @@ from ..core.fingerprints import digest, sentences_digest, source_digest
 from ..core.models import Classifier
 from ..measure.round_robin import round_robin, timed_ratio
 from .keys import machine
-from .report import BASELINE, measured, recommend, runs_the_fp32_model
+from .record import BASELINE, measured, runs_the_fp32_model
+from .report import recommend
 from .store import Store
 
 FP32_CANDIDATES = 2  # besides FP32 eager
@@ -53,7 +54,7 @@ def time_headline(record: dict, ready: Callable[[str], Classifier], store: Store
     names = candidates["fp32"] + candidates["compressed"]
     if len(names) < 2:
         return {"skipped": "no route besides FP32 eager keeps the model and its accuracy"}
-    key = digest({"routes": {n: record["variants"][n]["provenance"]["key"] for n in names},
+    key = digest({"routes": {n: record["routes"][n]["provenance"]["key"] for n in names},
                   "timed": sentences_digest(timed), "threads": threads, "machine": machine(),
                   "code": source_digest(["helpers.routes.headline"])})
     found = store.find_measurement(STORE_NAME, key)
@@ -82,8 +83,8 @@ def headline_summary(record: dict, seed: int = 0) -> dict:
     best = min(value["fp32"], key=median.get)
     rows = []
     for name in value["fp32"] + value["compressed"]:
-        row = {"route": name, "label": record["variants"][name]["label"],
-               "precision": record["variants"][name]["precision"], "median_ms": median[name],
+        row = {"route": name, "label": record["routes"][name]["label"],
+               "precision": record["routes"][name]["precision"], "median_ms": median[name],
                "vs_fp32_eager": timed_ratio(times, BASELINE, name, seed),
                "vs_best_fp32": timed_ratio(times, best, name, seed)}
         rows.append(row)

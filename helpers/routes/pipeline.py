@@ -19,7 +19,7 @@ from ..measure.latency import check_threads, fixed_threads
 from ..measure.measurement import measure_variant
 from ..measure.profiles import latency_sentences, profile_examples, resolve_profile
 from ..measure.statistics import add_statistics
-from .report import SCHEMA_VERSION, write_json
+from .record import make_record, write_json
 from .configs import RunSettings
 from .headline import time_headline
 from .keys import BuildData, build_key, measurement_key, measurement_settings
@@ -226,7 +226,7 @@ def run_comparison(
         record_variants, evaluation = run_routes(chosen, fp32, run, inputs_for, models_dir,
                                                  measurer if measure else None, store, data_keys, progress)
         if not measure:
-            return {"variants": record_variants, "store": str(store.root)}
+            return {"routes": record_variants, "store": str(store.root)}
         record = _record(fp32, split, prof, seed, examples, calibration, threads, evaluation, store,
                          record_variants)
 
@@ -249,21 +249,20 @@ def run_comparison(
 def _record(fp32, split, prof, seed: int, examples, calibration: list[str], threads: int, evaluation,
             store: Store, record_variants: dict) -> dict:
     """The comparison record of a run, with its statistics against FP32 eager."""
-    record = {
-        "schema_version": SCHEMA_VERSION,
-        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "model": fp32.source,
-        "data": split.source,
-        "split": split.split,
-        "profile": prof.name,
-        "seed": seed,
-        "n_examples": len(examples),
-        "labels": examples.labels,
-        "calibration": {"split": "train", "n_sentences": len(calibration), "seed": seed},
-        "environment": describe_environment(threads),
-        "eval": evaluation,
-        "store": str(store.root),
-        "variants": record_variants,
-    }
+    record = make_record(
+        "comparison", record_variants,
+        created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        model=fp32.source,
+        data=split.source,
+        split=split.split,
+        profile=prof.name,
+        seed=seed,
+        n_examples=len(examples),
+        labels=examples.labels,
+        calibration={"split": "train", "n_sentences": len(calibration), "seed": seed},
+        environment=describe_environment(threads),
+        eval=evaluation,
+        store=str(store.root),
+    )
     add_statistics(record, seed=seed)  # accuracy intervals; McNemar and bootstrap against FP32
     return record

@@ -2,83 +2,52 @@
 
 from __future__ import annotations
 
-import json
-import os
 from pathlib import Path
 
 from ..core.errors import BookError
 from ..core.sources import display_name
 from ..measure.size import MIB
+from .record import BASELINE, load_record, measured, write_json  # noqa: F401 (write_json: re-exported)
 
-SCHEMA_VERSION = 6  # 3: accuracy_ci95, vs_fp32; 4: positive_margin; 5: eval.order; 6: config, models/<route>/
-BASELINE = "fp32"
-REQUIRED_VARIANT_KEYS = ("accuracy", "predictions", "size_bytes", "latency_ms", "method", "setup_seconds")
-
-
-def write_json(record: dict, path: str | Path) -> Path:
-    """Write `record` as indented JSON, creating parent directories; a reader never sees half a file."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(f".{path.name}.{os.getpid()}.partial")
-    partial.write_text(json.dumps(record, indent=2) + "\n")
-    partial.replace(path)
-    return path
+COMPARED_FIELDS = ("p_positive", "positive_margin", "parameters", "provenance")  # what a comparison adds
 
 
 def load_comparison(path: str | Path) -> dict:
-    """Read and check a comparison written by `run_comparison`: FP32 measured, every other route measured or skipped."""
-    path = Path(path)
-    if not path.is_file():
+    """Read and check a comparison written by `run_comparison` (see `record.check_record`); its measured
+    routes carry the per-sentence fields that the chapters read."""
+    if not Path(path).is_file():
         raise BookError(f"No comparison at {path}: run `python -m helpers compare` first.")
-    record = json.loads(path.read_text())
-    if record.get("schema_version") != SCHEMA_VERSION:
-        raise BookError(f"{path} has schema version {record.get('schema_version')}, not {SCHEMA_VERSION}: "
-                        "measure again with `python -m helpers compare`.")
-    variants = record.get("variants", {})
-    if BASELINE not in variants or "skipped" in variants[BASELINE]:
-        raise BookError(f"{path} is not a comparison record: the FP32 baseline is missing.")
-    for name, variant in variants.items():
-        if "skipped" not in variant and any(k not in variant for k in REQUIRED_VARIANT_KEYS):
-            raise BookError(f"{path} is not a comparison record: variant {name!r} is incomplete.")
+    record = load_record(path, "comparison")
+    for name, entry in measured(record).items():
+        if any(k not in entry for k in COMPARED_FIELDS):
+            raise BookError(f"{path} is not a comparison record: route {name!r} is incomplete.")
     return record
 
 
 def measurement_keys(record: dict) -> dict[str, str]:
     """The store key of each route's measurement in a record (skipped routes have none)."""
-    return {name: v["provenance"]["key"] for name, v in record["variants"].items() if "provenance" in v}
-
-
-def measured(record: dict) -> dict[str, dict]:
-    """The variants that ran (skipped ones left out), in record order."""
-    return {n: v for n, v in record["variants"].items() if "skipped" not in v}
-
-
-def runs_the_fp32_model(entry: dict) -> bool:
-    """Whether a route computes the FP32 model itself (eager, compiled, ONNX): a fair FP32 baseline.
-    A pruned or distilled model is a different model, not a faster FP32."""
-    return entry.get("precision", "fp32") == "fp32" and not entry.get("changes_model")
+    return {name: v["provenance"]["key"] for name, v in record["routes"].items() if "provenance" in v}
 
 
 def best_fp32(record: dict) -> str:
     """The fastest route of the record (median batch-1 latency) that runs the FP32 model itself."""
-    fp32 = {n: v for n, v in measured(record).items() if runs_the_fp32_model(v)}
-    return min(fp32, key=lambda n: fp32[n]["latency_ms"]["median"])
+    return record["best_fp32"]
 
 
-def summary(record: dict, candidate: str = "int8_dynamic", baseline: str = BASELINE) -> dict:
+def summary(record: dict, candidate: str = "int8_dynamic") -> dict:
     """One route against FP32 eager (and against the fastest FP32 route): speedups, size, accuracy, flips."""
-    variants = record["variants"]
-    if candidate not in variants:
-        raise BookError(f"The record has no variant {candidate!r}; it has {list(variants)}.")
-    base, cand = variants[baseline], variants[candidate]
+    routes = record["routes"]
+    if candidate not in routes:
+        raise BookError(f"The record has no route {candidate!r}; it has {list(routes)}.")
+    base, cand = routes[BASELINE], routes[candidate]
     if "skipped" in cand:
         raise BookError(f"{candidate} was skipped on this machine: {cand['skipped']}")
     fastest = best_fp32(record)
     flips = sum(a != b for a, b in zip(base["predictions"], cand["predictions"]))
     return {
-        "speedup": base["latency_ms"]["median"] / cand["latency_ms"]["median"],
+        "speedup": cand["speedup"],
         "best_fp32": fastest,
-        "speedup_vs_best_fp32": variants[fastest]["latency_ms"]["median"] / cand["latency_ms"]["median"],
+        "speedup_vs_best_fp32": cand["speedup_vs_best_fp32"],
         "size_ratio": base["size_bytes"] / cand["size_bytes"],
         "size_pct": 100 * cand["size_bytes"] / base["size_bytes"],
         "size_saved_pct": 100 * (1 - cand["size_bytes"] / base["size_bytes"]),
@@ -91,28 +60,28 @@ def summary(record: dict, candidate: str = "int8_dynamic", baseline: str = BASEL
 def route_result(record: dict, name: str) -> str:
     """One sentence with a route's measured accuracy and latency against FP32, or why this machine
     skipped it: what a chapter glues where a route may be missing (no C++ compiler, not x86…)."""
-    variants = record["variants"]
-    route = variants[name]
+    routes = record["routes"]
+    route = routes[name]
     if "skipped" in route:
         return (f"This machine skipped {route['label']} ({name}): {route['skipped']}. "
                 "The build records no accuracy or timing for it here.")
-    s, fp32 = summary(record, name), variants[BASELINE]
+    s, fp32 = summary(record, name), routes[BASELINE]
     return (f"{route['label']} reaches {100 * route['accuracy']:.2f}% ({s['accuracy_delta_pts']:+.2f} points "
-            f"against FP32's {100 * fp32['accuracy']:.2f}%) and answers in {route['latency_ms']['median']:.2f} ms: "
+            f"against FP32's {100 * fp32['accuracy']:.2f}%) and answers in {route['latency']['median']:.2f} ms: "
             f"{s['speedup']:.2f}× FP32 eager, {s['speedup_vs_best_fp32']:.2f}× the fastest FP32 route "
-            f"({variants[s['best_fp32']]['label']}). Its setup took {route['setup_seconds']:.0f} s.")
+            f"({routes[s['best_fp32']]['label']}). Its setup took {route['setup_seconds']:.0f} s.")
 
 
 def summaries(record: dict) -> list[dict]:
     """One row per variant (skipped ones with their reason): the data behind every table and chart."""
     rows = []
-    for name, v in record["variants"].items():
+    for name, v in record["routes"].items():
         row = {"name": name, "label": v["label"], "precision": v["precision"], "method": v["method"]}
         if "skipped" in v:
             rows.append({**row, "skipped": v["skipped"]})
             continue
         rows.append({**row, "accuracy": v["accuracy"], "size_bytes": v["size_bytes"],
-                     "latency_ms": v["latency_ms"]["median"], "latency_p90_ms": v["latency_ms"]["p90"],
+                     "latency_ms": v["latency"]["median"], "latency_p90_ms": v["latency"]["p90"],
                      **summary(record, name)})
     return rows
 
@@ -143,7 +112,7 @@ def comparison_table(record: dict) -> str:
             lines.append("  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip())
     lines.insert(1, "  ".join("-" * w for w in widths))
     env, ev = record["environment"], record["eval"]
-    lat = record["variants"][BASELINE]["latency_ms"]
+    lat = record["routes"][BASELINE]["latency"]
     lines += [
         "",
         f"speedup: FP32 eager median / variant median; vs {fastest}: the fastest FP32 route of this run",
@@ -165,7 +134,7 @@ def route_table(record: dict) -> list[dict]:
     """The closing chapter's table: one row per route (skipped ones say why), every number from the record."""
     rows = []
     for r in summaries(record):
-        v = record["variants"][r["name"]]
+        v = record["routes"][r["name"]]
         row = {"route": r["name"], "label": r["label"], "needs calibration": v["needs_calibration"],
                "deploys": v["deploys"], "API": v["api"]}
         if "skipped" in r:
@@ -188,7 +157,7 @@ def recommend(record: dict, max_drop_pts: float = 0.5, alpha: float = 0.05) -> d
     for r in summaries(record):
         if r["name"] == BASELINE:
             continue
-        v = record["variants"][r["name"]]
+        v = record["routes"][r["name"]]
         if "skipped" in r:
             left_out[r["name"]] = f"skipped: {r['skipped']}"
             continue
@@ -218,8 +187,8 @@ def recommend(record: dict, max_drop_pts: float = 0.5, alpha: float = 0.05) -> d
 def statistics_rows(record: dict) -> list[dict]:
     """One row per measured route: accuracy with its 95% interval; against FP32, the change (points) with
     its interval, the exact McNemar p, the flips, and the speedup timed interleaved with FP32 (with its
-    interval) beside the one-shot speedup of `latency_ms` (each route timed alone, minutes apart)."""
-    base = record["variants"][BASELINE]
+    interval) beside the one-shot `speedup` of `latency` (each route timed alone, minutes apart)."""
+    base = record["routes"][BASELINE]
     rows = []
     for name, v in measured(record).items():
         row = {"route": name, "label": v["label"], "accuracy": v["accuracy"], "accuracy_ci95": v["accuracy_ci95"]}
@@ -227,7 +196,7 @@ def statistics_rows(record: dict) -> list[dict]:
             vs = v["vs_fp32"]
             row.update(delta_pts=100 * (v["accuracy"] - base["accuracy"]),
                        delta_ci95_pts=[100 * x for x in vs["accuracy_delta_ci95"]], mcnemar_p=vs["mcnemar_p"],
-                       flipped=vs["flipped"], one_shot_speedup=base["latency_ms"]["median"] / v["latency_ms"]["median"])
+                       flipped=vs["flipped"], one_shot_speedup=v["speedup"])
             if "interleaved" in v:
                 row.update(speedup=v["interleaved"]["speedup"], speedup_ci95=v["interleaved"]["speedup_ci95"],
                            fp32_interleaved_ms=v["interleaved"]["baseline_median_ms"])
@@ -246,7 +215,7 @@ def flipped_sentences(record: dict, examples, route: str) -> list[dict]:
 
     `examples`: the sentences the record measured, in its order (`Chapter.examples()`)."""
     _same_examples(record, examples)
-    base, other = record["variants"][BASELINE], record["variants"][route]
+    base, other = record["routes"][BASELINE], record["routes"][route]
     return [{"sentence": examples.sentences[i], "label": examples.label_names[examples.labels[i]],
              "P(positive) FP32": base["p_positive"][i], f"P(positive) {other['label']}": other["p_positive"][i],
              "right": "FP32" if base["predictions"][i] == examples.labels[i] else other["label"]}
@@ -256,7 +225,7 @@ def flipped_sentences(record: dict, examples, route: str) -> list[dict]:
 def margin_shifts(record: dict) -> dict[str, list[float]]:
     """For each measured non-FP32 route, how far it moved each sentence's log-odds of positive from FP32's
     (route − FP32; a flip needs the shift to cross FP32's own margin)."""
-    base = record["variants"][BASELINE]["positive_margin"]
+    base = record["routes"][BASELINE]["positive_margin"]
     return {name: [m - b for m, b in zip(v["positive_margin"], base)]
             for name, v in measured(record).items() if name != BASELINE}
 
@@ -265,9 +234,9 @@ def against_fp32(record: dict, names: list[str]) -> list[dict]:
     """The chosen routes against FP32 eager, one row each: accuracy change with its paired 95% interval and
     McNemar p, size as % of FP32, and the interleaved speedup."""
     stats = {r["route"]: r for r in statistics_rows(record)}
-    base = record["variants"][BASELINE]["size_bytes"]
+    base = record["routes"][BASELINE]["size_bytes"]
     return [{"route": stats[n]["label"], "accuracy change (pts)": stats[n]["delta_pts"],
              "95% CI": "[{:+.2f}, {:+.2f}]".format(*stats[n]["delta_ci95_pts"]),
              "McNemar p": stats[n]["mcnemar_p"],
-             "size % of FP32": 100 * record["variants"][n]["size_bytes"] / base,
+             "size % of FP32": 100 * record["routes"][n]["size_bytes"] / base,
              "speedup": stats[n]["speedup"]} for n in names]

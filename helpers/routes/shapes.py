@@ -23,7 +23,7 @@ from ..measure.size import MIB, model_bytes
 from .configs import RunSettings
 from .keys import BuildData, measurement_settings
 from .pipeline import Measurer, run_routes
-from .report import runs_the_fp32_model, write_json
+from .record import make_record, write_json
 from .store import Store
 from .variants import BuildInputs, select_variants
 
@@ -31,6 +31,7 @@ SHAPE_SOURCE = "distilbert-base-uncased shape (DistilBertConfig defaults), rando
 SHAPE_SENTENCES = 100  # validation sentences timed per route (the profile's sample, cut)
 SHAPE_LATENCY_BUDGET_S = 20.0  # seconds of timing per route: a slow route is timed on fewer sentences
 SHAPE_TRAIN_SENTENCES = 32  # train sentences for the routes that calibrate, rank heads or train
+RANDOM_WEIGHTS = "random weights: accuracy does not transfer from them"
 
 
 def distilbert_shaped(tokenizer, seed: int = 0, **shape) -> Classifier:
@@ -107,39 +108,37 @@ def run_shape_comparison(model: str | None = None, data: str | None = None, prof
                                 data_keys, progress, "DistilBERT shape", keep_models=False)
     for entry in results.values():
         entry.pop("artifact", None)
-        if "latency" in entry:
-            entry["latency_ms"] = entry["latency"]["median"]
-    record = {
-        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "model": SHAPE_SOURCE,
-        "tokenizer": str(model or tokenizer.name_or_path),
-        "n_parameters": sum(p.numel() for p in shaped.model.parameters()),
-        "profile": prof.name,
-        "seed": seed,
-        "latency_inputs": (f"{len(timed)} validation sentences, batch 1 (a route too slow to time them all in "
-                           f"{SHAPE_LATENCY_BUDGET_S:.0f} s: the first of them within it, at least "
-                           f"{MIN_TIMED_SENTENCES})"),
-        "environment": describe_environment(threads),
-        "variants": results,
-    }
+        if "skipped" not in entry:
+            entry["absent"] = {"accuracy": RANDOM_WEIGHTS, "predictions": RANDOM_WEIGHTS}
+    record = make_record(
+        "shape", results,
+        created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        model=SHAPE_SOURCE,
+        tokenizer=str(model or tokenizer.name_or_path),
+        n_parameters=sum(p.numel() for p in shaped.model.parameters()),
+        profile=prof.name,
+        seed=seed,
+        latency_inputs=(f"{len(timed)} validation sentences, batch 1 (a route too slow to time them all in "
+                        f"{SHAPE_LATENCY_BUDGET_S:.0f} s: the first of them within it, at least "
+                        f"{MIN_TIMED_SENTENCES})"),
+        environment=describe_environment(threads),
+    )
     write_json(record, out)
     return record
 
 
 def shape_rows(record: dict) -> list[dict]:
     """One row per route of a shape record: size and latency against FP32 eager and the fastest FP32 route."""
-    variants = record["variants"]
-    done = {n: v for n, v in variants.items() if "skipped" not in v}
-    base = done["fp32"]
-    best = min((n for n, v in done.items() if runs_the_fp32_model(v)), key=lambda n: done[n]["latency_ms"])
+    routes = record["routes"]
+    base = routes["fp32"]
     rows = []
-    for name, v in variants.items():
+    for name, v in routes.items():
         if "skipped" in v:
             rows.append({"route": name, "label": v["label"], "skipped": v["skipped"]})
             continue
         rows.append({"route": name, "label": v["label"], "size_mib": v["size_bytes"] / MIB,
-                     "size_pct": 100 * v["size_bytes"] / base["size_bytes"], "latency_ms": v["latency_ms"],
-                     "timed_sentences": v["latency"]["repeats"], "speedup": base["latency_ms"] / v["latency_ms"],
-                     "speedup_vs_best_fp32": done[best]["latency_ms"] / v["latency_ms"], "best_fp32": best,
+                     "size_pct": 100 * v["size_bytes"] / base["size_bytes"], "latency_ms": v["latency"]["median"],
+                     "timed_sentences": v["latency"]["repeats"], "speedup": v["speedup"],
+                     "speedup_vs_best_fp32": v["speedup_vs_best_fp32"], "best_fp32": record["best_fp32"],
                      "setup_seconds": v["setup_seconds"]})
     return rows

@@ -31,10 +31,10 @@ from ..methods.onnx_runtime import (ORT_PRESETS, OrtModel, export_onnx, onnxrunt
 from ..methods.quantization import load_quantized, quantize_dynamic_int8, quantize_torchao_int8, save_quantized
 from ..methods.static_quantization import ExportedClassifier, load_static, quantize_static_int8, save_static
 from ..methods.openvino import openvino_missing
+from .record import BASELINE
 from .configs import (AsLoaded, Compiled, Distilled, DynamicInt8, MixedInt8, Onnx, OpenVino, PrunedHeads,
                       RouteConfig, RunSettings, StaticInt8, TorchaoInt8)
 
-BASELINE = "fp32"
 ROUTE_FILE = "route.json"  # in every saved route's folder: the route, its config and what it chose
 
 

@@ -81,9 +81,9 @@ def plot_parameter_breakdown(breakdowns: dict[str, dict]):
 
 def plot_latency_vs_seq_len(record: dict, names: list[str] | None = None):
     """Median latency (p10–p90 band) against sequence length at batch 1, and each route's speedup over FP32 eager."""
-    variants = {n: v for n, v in record["variants"].items() if "skipped" not in v and (names is None or n in names)}
+    variants = {n: v for n, v in record["routes"].items() if "skipped" not in v and (names is None or n in names)}
     fig, (ax, ratio) = plt.subplots(1, 2, figsize=(11, 4.2))
-    base = {r["seq_len"]: r["median"] for r in record["variants"]["fp32"]["latency_by_seq_len"]}
+    base = {r["seq_len"]: r["median"] for r in record["routes"]["fp32"]["latency_by_seq_len"]}
     for name, variant in variants.items():
         rows = variant["latency_by_seq_len"]
         lens = [r["seq_len"] for r in rows]
@@ -201,7 +201,7 @@ def plot_calibration_scan(rows: list[dict], fp32_accuracy: float):
 
 def plot_route_sizes(record: dict):
     """Stacked MiB per parameter group for every measured route of a comparison record."""
-    return plot_parameter_breakdown({n: v["parameters"] for n, v in record["variants"].items() if "skipped" not in v})
+    return plot_parameter_breakdown({n: v["parameters"] for n, v in record["routes"].items() if "skipped" not in v})
 
 
 def plot_operator_time(profiles: dict[str, dict]):
