@@ -228,7 +228,7 @@ def test_the_statistics_quoted_are_the_records(browser):
     expected = {
         "chapters/09_is_it_real": [f"from {fp32_lo:.1f}% to {fp32_hi:.1f}%", f"p = {dynamic['mcnemar_p']:.2f}"]
         + [f"{r['speedup']:.2f}×" for r in in_9] + [f"{r['delta_pts']:+.2f}" for r in in_9],
-        "chapters/07_embeddings": [f"k = {record['variants']['int8_mixed']['details']['k']}"],
+        "chapters/07_embeddings": [f"k = {record['routes']['int8_mixed']['details']['k']}"],
         "chapters/04_benchmark": [f"from {min(fp32_runs):.2f} to {max(fp32_runs):.2f} ms"],
     }
     assert_pages_show(browser, expected, "results/comparison.json")
