@@ -33,8 +33,8 @@ def int8_class(flags: list[str]) -> str:
     return next((name for name, flag, _ in INT8_CLASSES if flag in flags), "no INT8 dot product")
 
 
-def cpu_model_and_flags() -> tuple[str, list[str]]:
-    """CPU model name and the relevant ISA flags, from /proc/cpuinfo where there is one."""
+def _os_cpu_model_and_flags() -> tuple[str, list[str]]:
+    """CPU model name and the relevant ISA flags as the operating system describes them (/proc/cpuinfo)."""
     model, flags = platform.processor() or platform.machine(), set()
     cpuinfo = Path("/proc/cpuinfo")
     if cpuinfo.is_file():
@@ -48,6 +48,44 @@ def cpu_model_and_flags() -> tuple[str, list[str]]:
             if model and flags and key == "":  # first processor block is enough
                 break
     return model, [f for f in RELEVANT_FLAGS if f in flags]
+
+
+# The x86 flags of RELEVANT_FLAGS (/proc/cpuinfo's names) as torch's cpuinfo names what cpuid answers.
+CPUID_NAMES = {"avx2": "avx2", "fma": "fma3", "avx512f": "avx512_f", "avx512bw": "avx512_bw",
+               "avx512_vnni": "avx512_vnni", "avx_vnni": "avx_vnni", "avx512_bf16": "avx512_bf16",
+               "amx_tile": "amx_tile", "amx_int8": "amx_int8", "amx_bf16": "amx_bf16"}
+
+
+def cpuid_flags() -> list[str] | None:
+    """The relevant x86 flags as the CPU answers cpuid to this very process (`torch.cpu.get_capabilities`):
+    the truth where /proc/cpuinfo describes another CPU (qemu-user, some containers). None off x86."""
+    capabilities = torch.cpu.get_capabilities()
+    if capabilities.get("architecture") not in ("x86_64", "x86"):
+        return None
+    return [f for f in RELEVANT_FLAGS if capabilities.get(CPUID_NAMES.get(f, ""), False)]
+
+
+def emulated_cpu() -> dict | None:
+    """When this process runs on a CPU with fewer of the relevant flags than the one the operating system
+    describes (an emulator such as `qemu-x86_64 -cpu Haswell`, or a masked virtual CPU): cpuid's name for
+    it and the host's; else None."""
+    asked = cpuid_flags()
+    host, host_flags = _os_cpu_model_and_flags()
+    if asked is None or set(host_flags) <= set(asked):
+        return None
+    return {"cpu": torch.cpu.get_capabilities().get("cpu_name") or "unknown CPU", "host": host,
+            "host_flags": host_flags}
+
+
+def cpu_model_and_flags() -> tuple[str, list[str]]:
+    """CPU model name and the relevant ISA flags of the CPU this code runs on: flags from cpuid (on x86),
+    the name from /proc/cpuinfo, or cpuid's name with "(emulated)" where the two CPUs differ."""
+    model, flags = _os_cpu_model_and_flags()
+    asked = cpuid_flags()
+    if asked is None:
+        return model, flags
+    emulated = emulated_cpu()
+    return (f"{emulated['cpu']} (emulated)" if emulated else model), asked
 
 
 SOURCES = Path(__file__).resolve().parents[2]  # the book's repository, when helpers runs from a checkout
@@ -78,6 +116,7 @@ def describe_environment(threads: int | None = None) -> dict:
         "cpu": cpu,
         "cpu_flags": flags,
         "cpu_capability": torch.backends.cpu.get_cpu_capability(),
+        "emulated": emulated_cpu(),  # None on the CPU itself
         "logical_cpus": os.cpu_count(),
         "threads": threads if threads is not None else torch.get_num_threads(),
         "quantized_engine": torch.backends.quantized.engine,
