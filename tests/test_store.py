@@ -7,6 +7,7 @@ import time
 import pytest
 
 from helpers import VARIANTS, run_comparison
+from helpers.routes.pipeline import build_comparison_routes
 from helpers.core.fingerprints import function_digest, module_closure
 from helpers.routes.configs import MixedInt8
 from helpers.routes.keys import BuildData, build_key, measurement_key
@@ -165,11 +166,11 @@ def test_other_threads_measure_again_and_rebuild_only_what_computes(compare, tmp
 
 
 def test_routes_built_without_measuring_are_measured_later_from_the_store(tmp_path, tiny_bert, tiny_data):
-    built = run_comparison(model=str(tiny_bert), data=str(tiny_data), profile="smoke", out=None,
-                           models_dir=tmp_path / "models", threads=1, progress=False, variants="int8_mixed",
-                           measure=False)
-    assert "accuracy" not in built["routes"]["int8_mixed"] and not (tmp_path / "models").exists()
-    made = built["routes"]["int8_mixed"]["provenance"]["built"]["date"]
+    built = build_comparison_routes(model=str(tiny_bert), data=str(tiny_data), profile="smoke", threads=1,
+                                    progress=False, variants="int8_mixed", models_dir=tmp_path / "models")
+    assert str(built["int8_mixed"].model["path"]).startswith(str(tmp_path / "store"))
+    assert not (tmp_path / "models").exists() and built["fp32"].plan.key
+    made = built["int8_mixed"].model["made"]["date"]
     record = run_comparison(model=str(tiny_bert), data=str(tiny_data), profile="smoke", out=None,
                             models_dir=tmp_path / "models", threads=1, progress=False, variants="int8_mixed")
     mixed = record["routes"]["int8_mixed"]

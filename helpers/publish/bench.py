@@ -22,7 +22,7 @@ from ..measure.evaluation import evaluate, token_lengths
 from ..measure.kernels import kernel_ceilings, linear_shapes
 from ..measure.latency import fixed_threads, latency_on_sentences
 from ..measure.size import model_bytes
-from ..routes.pipeline import run_comparison
+from ..routes.pipeline import build_comparison_routes
 from ..routes.record import check_record, make_record, read_json, write_json
 from ..routes.variants import VARIANTS
 
@@ -49,9 +49,8 @@ def run_bench(model: str | None = None, data: str | None = None, store=None,
     start = time.perf_counter()
     threads = default_threads() if threads is None else threads
     # the routes as the book's build of `profile` configures them: the store reuses what that build made
-    built = run_comparison(model=model, data=data, profile=profile, out=None,
-                           models_dir="models", threads=threads, seed=seed,  # store: as compare's (store/)
-                           variants=list(routes), store=store, progress=progress, measure=False)
+    built = build_comparison_routes(model=model, data=data, profile=profile, threads=threads, seed=seed,
+                                    variants=list(routes), store=store, progress=progress)  # store: compare's
     examples = load_sst2(data, "validation")
     fp32 = load_classifier(model)
     timed = examples.sentences[:sentences]  # the first sentences of the split: the same on every machine
@@ -59,18 +58,18 @@ def run_bench(model: str | None = None, data: str | None = None, store=None,
     env = describe_environment(threads)
     kernels = kernel_ceilings(linear_shapes(fp32.model.config), tokens, threads)
     measured, loaded = {}, {}
-    for name, entry in built["routes"].items():
-        variant = VARIANTS[name]
+    for name, route in built.items():
+        variant = route.plan.variant
         row = {"label": variant.label, "precision": variant.precision, "method": variant.method,
-               "config": entry["config"]}
-        if "skipped" in entry:
-            measured[name] = {**row, "skipped": entry["skipped"]}
+               "config": route.plan.entry["config"]}
+        if route.plan.skipped:
+            measured[name] = {**row, "skipped": route.plan.skipped}
             continue
-        loaded[name] = clf = variant.load(entry["stored_at"], threads)
+        loaded[name] = clf = variant.load(route.model["path"], threads)
         with fixed_threads(threads):
             result = evaluate(clf, examples, 32, progress=False)
         measured[name] = {**row, "accuracy": result.accuracy, "predictions": result.predictions,
-                          "size_bytes": model_bytes(clf.model), "setup_seconds": entry["setup_seconds"]}
+                          "size_bytes": model_bytes(clf.model), "setup_seconds": route.model["setup_seconds"]}
     medians: dict[str, list[float]] = {name: [] for name in loaded}
     for _ in range(rounds):  # round-robin: a machine's drift falls on every route alike
         for name, clf in loaded.items():

@@ -138,17 +138,16 @@ def _compare(args) -> int:
 
 def _build_routes(args) -> int:
     from ..methods.quantization import known_quantization_warnings_silenced
-    from ..routes.pipeline import run_comparison
+    from ..routes.pipeline import build_comparison_routes
 
+    store = _store(args, args.store)
     with known_quantization_warnings_silenced():
-        built = run_comparison(model=args.model, data=args.data, profile=_profile(args), out=None,
-                               models_dir=args.store.parent / "models", threads=args.threads, seed=args.seed,
-                               variants=args.variants, store=_store(args, args.store),
-                               measure=False)  # writes no models/
-    for name, entry in built["routes"].items():
-        made = entry.get("provenance", {}).get("built", {})
-        print(f"{name}: {entry.get('skipped') or 'built ' + made.get('date', '?')}")
-    print(f"store: {built['store']}")
+        built = build_comparison_routes(model=args.model, data=args.data, profile=_profile(args),
+                                        threads=args.threads, seed=args.seed, variants=args.variants,
+                                        store=store)  # writes no models/
+    for name, route in built.items():
+        print(f"{name}: {route.plan.skipped or 'built ' + route.model['made']['date']}")
+    print(f"store: {store.root}")
     return 0
 
 

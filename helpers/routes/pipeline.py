@@ -1,4 +1,6 @@
-"""The seed's pipeline, for every route: load → build each variant → save it → evaluate → compare."""
+"""The seed's pipeline, for every route, in steps: plan each route (its config and key), build it into the
+store, measure it, assemble the record. Each step has one return type; `compare`, `build-routes`, `bench`
+and `build-book` compose them."""
 
 from __future__ import annotations
 
@@ -17,10 +19,10 @@ from ..measure.environment import default_threads, describe_environment
 from ..measure.evaluation import Evaluation, check_batching
 from ..measure.latency import check_threads, fixed_threads
 from ..measure.measurement import measure_variant
-from ..measure.profiles import latency_sentences, profile_examples, resolve_profile
+from ..measure.profiles import Profile, latency_sentences, profile_examples, resolve_profile
 from ..measure.statistics import add_statistics
 from .record import make_record, write_json
-from .configs import RunSettings
+from .configs import RouteConfig, RunSettings
 from .headline import time_headline
 from .keys import BuildData, build_key, measurement_key, measurement_settings
 from .store import Store, made_here
@@ -71,95 +73,223 @@ def _eval_info(evaluation: Evaluation | None) -> dict | None:
     return None if evaluation is None else {**evaluation.settings(), "n_truncated": evaluation.n_truncated}
 
 
-def run_routes(chosen: list[Variant], fp32: Classifier, run: RunSettings, inputs_for, models_dir: Path,
-               measurer: Measurer | None, store: Store, data: BuildData, progress: bool = True,
-               desc: str = "variants", keep_models: bool = True) -> tuple[dict, dict | None]:
-    """Build, save (in `models_dir/<route>/`) and measure each chosen route in order, each from the
-    store when its key is there; returns the records and the first route's evaluation settings.
+@dataclass
+class PlannedRoute:
+    """A chosen route before anything is built: its config and build key, or why it cannot run here."""
 
-    A route this machine cannot run is recorded as skipped. A stacked route starts from its parent's
-    model (built once, kept while a later route needs it, else loaded from the store or built again);
-    its `setup_seconds` count the parent's build too, its details hold the parent's and its own step's
-    seconds. A compiled route is stored uncompiled: measuring it again means compiling it again.
-    Without a `measurer`, routes are only built into the store (nothing is published or measured).
-    With `keep_models=False` only measurements are stored (models of random weights, for example)."""
-    records, evaluation, kept, stored, keys = {}, None, {}, {}, {}
+    variant: Variant
+    config: RouteConfig
+    entry: dict  # what every record of it carries: `describe_variant` and the config
+    key: str | None = None
+    skipped: str | None = None
 
-    def build(variant, config):
-        parent = None
+
+@dataclass
+class BuiltRoute:
+    """A route after the build step: its model's entry (the store's, with `path`; or, for a model that is
+    not kept, its setup time and details), whether the store already held it, and the classifier when
+    this run made one that the measuring step needs (a compiled route, compiled)."""
+
+    plan: PlannedRoute
+    model: dict | None = None
+    from_store: bool = False
+    clf: Classifier | None = None
+
+
+def plan_routes(chosen: list[Variant], run: RunSettings, data: BuildData) -> dict[str, PlannedRoute]:
+    """Step 0: each route's config and build key (a stacked route's includes its parent's), or the reason
+    this machine skips it. Nothing is built or read."""
+    plans: dict[str, PlannedRoute] = {}
+    for variant in chosen:
+        config = variant.configure(run)
+        plan = PlannedRoute(variant, config, {**describe_variant(variant), "config": config.as_dict()})
+        parent = plans.get(variant.parent) if variant.parent else None
+        plan.skipped = variant.unavailable()
+        if plan.skipped is None and variant.parent and (parent is None or parent.skipped):
+            plan.skipped = f"it starts from {variant.parent}, which was not built"
+        if plan.skipped is None:
+            plan.key = build_key(variant, config, parent.key if parent else None, data)
+        plans[variant.name] = plan
+    return plans
+
+
+def build_routes(plans: dict[str, PlannedRoute], fp32: Classifier, inputs_for, store: Store,
+                 threads: int, needs_classifier: Callable[[PlannedRoute, bool], bool] = lambda plan, stored: False,
+                 keep_models: bool = True, scratch_models: Path | None = None, progress: bool = True,
+                 desc: str = "routes") -> dict[str, BuiltRoute]:
+    """Step 1: every planned route's model in the store (built now where the store lacks it).
+
+    `needs_classifier(plan, stored)` says whether the measuring step needs this run's classifier of a
+    route whose model the store holds (`stored`) or that is not kept: then it is built here and handed
+    on (a compiled route is stored uncompiled, so measuring it means compiling it again). With
+    `keep_models=False` nothing goes into the store: a model that is built is saved once under
+    `scratch_models`, for its checkpoint's size. A stacked route starts from its parent's model (kept
+    while a later route needs it, else loaded from the store or built again); its `setup_seconds`
+    count the parent's build too, its details hold the parent's and its own step's seconds."""
+    built: dict[str, BuiltRoute] = {}
+    kept: dict[str, Classifier] = {}
+    names = list(plans)
+
+    def parent_model(variant: Variant) -> tuple[Classifier, dict]:
+        """The parent's classifier and its model's entry (setup time, details)."""
+        parent = built[variant.parent]
+        if variant.parent in kept:
+            return kept[variant.parent], parent.model
+        if parent.model and parent.model.get("path"):
+            return VARIANTS[variant.parent].load(parent.model["path"], threads), parent.model
+        return build(plans[variant.parent])  # its model was not kept: build it again
+
+    def build(plan: PlannedRoute) -> tuple[Classifier, dict]:
+        variant = plan.variant
+        parent, own = parent_model(variant) if variant.parent else (None, None)
+        with fixed_threads(threads):
+            clf, details, seconds = build_variant(variant, fp32, plan.config, inputs_for(variant), parent)
         if variant.parent:
-            parent = kept.get(variant.parent)
-            if parent is None and stored.get(variant.parent, {}).get("path"):
-                parent = VARIANTS[variant.parent].load(stored[variant.parent]["path"], data.threads)
-            if parent is None:  # its measurement was reused and its model not kept: build it again
-                p = VARIANTS[variant.parent]
-                with fixed_threads(data.threads):
-                    parent = build_variant(p, fp32, p.configure(run), inputs_for(p))[0]
-        with fixed_threads(data.threads):
-            built, details, seconds = build_variant(variant, fp32, config, inputs_for(variant), parent)
-        if variant.parent:
-            own = records[variant.parent]
             details = {**own.get("details", {}), **details, "parent": variant.parent,
                        "own_setup_seconds": round(seconds, 3)}
             seconds += own["setup_seconds"]
-        return built, {"setup_seconds": round(seconds, 3), "details": details}
+        return clf, {"setup_seconds": round(seconds, 3), "details": details}
 
-    for i, variant in enumerate(tqdm(chosen, desc=desc, disable=not progress)):
-        config = variant.configure(run)
-        entry = {**describe_variant(variant), "config": config.as_dict()}
-        reason = variant.unavailable()
-        if reason is None and variant.parent and variant.parent not in stored:
-            reason = f"it starts from {variant.parent}, which was not built"
-        if reason:
-            records[variant.name] = {**entry, "skipped": reason}
+    for i, (name, plan) in enumerate(tqdm(plans.items(), desc=desc, disable=not progress)):
+        if plan.skipped:
+            built[name] = BuiltRoute(plan)
             continue
-        keys[variant.name] = key = build_key(variant, config, keys.get(variant.parent), data)
-        measure_key = measurement_key(key, keys.get(BASELINE), measurer.settings) if measurer else None
-        model = store.find_model(variant.name, key) if keep_models else None
-        measured = (store.find_measurement(variant.name, measure_key)
-                    if measurer and (model or not keep_models) else None)
-        built = None
-        if (keep_models and model is None) or (measurer and measured is None and (variant.compiled or not model)):
-            built, info = build(variant, config)
+        variant = plan.variant
+        model = store.find_model(name, plan.key) if keep_models else None
+        route = BuiltRoute(plan, model, from_store=model is not None)
+        clf = None
+        if (keep_models and model is None) or needs_classifier(plan, model is not None):
+            clf, info = build(plan)
 
-            def save(folder, built=built, config=config, details=info["details"]):
-                weights = save_route(variant, built, config, details, folder)
+            def save(folder, clf=clf, details=info["details"]):
+                weights = save_route(variant, clf, plan.config, details, folder)
                 return {"weights": str(weights.relative_to(folder)), "checkpoint_bytes": weights.stat().st_size}
 
-            if keep_models:
-                model = store.put_model(variant.name, key, save, info)
-            else:  # saved once, for its checkpoint's size; kept in the measurement only
-                model = {**info, **save(Path(models_dir) / variant.name), "made": made_here()}
-        stored[variant.name] = model or {}
-        later = {v.parent for v in chosen[i + 1:]}
-        kept = {name: clf for name, clf in kept.items() if name in later}
-        if built is not None and variant.name in later and not variant.compiled:
-            kept[variant.name] = built
-        if measurer is None:  # build only (a CI job that fills the store for another to measure)
-            records[variant.name] = {**entry, "setup_seconds": model["setup_seconds"], "stored_at": model["path"],
-                                     "provenance": {"built": _where_and_when(model["made"])}}
+            if keep_models and model is None:
+                route.model = store.put_model(name, plan.key, save, info)
+            elif not keep_models:  # saved once, for its checkpoint's size; kept in the measurement only
+                route.model = {**info, **save(Path(scratch_models) / name), "made": made_here()}
+            if needs_classifier(plan, route.from_store):
+                route.clf = clf
+        built[name] = route
+        later = {plans[n].variant.parent for n in names[i + 1:]}
+        kept = {n: c for n, c in kept.items() if n in later}
+        if clf is not None and name in later and not variant.compiled:
+            kept[name] = clf
+    return built
+
+
+def measure_routes(built: dict[str, BuiltRoute], measurer: Measurer, store: Store, threads: int,
+                   models_dir: Path, keep_models: bool = True) -> tuple[dict, dict | None]:
+    """Step 2: each built route measured (from the store while its measurement key is there), its model
+    published in `models_dir/<route>/`; returns each route's record entry and the evaluation settings."""
+    records, evaluation = {}, None
+    baseline = built[BASELINE].plan.key if BASELINE in built else None
+    for name, route in built.items():
+        plan = route.plan
+        if plan.skipped:
+            records[name] = {**plan.entry, "skipped": plan.skipped}
             continue
+        key = measurement_key(plan.key, baseline, measurer.settings)
+        # a model built afresh is measured afresh; one not kept is known by its measurement alone
+        measured = store.find_measurement(name, key) if route.from_store or not keep_models else None
         ran = measured is None
         if ran:
-            if built is None:
-                built = variant.load(model["path"], data.threads)
-            value, result = measurer.measure(built)
-            model_info = {k: model.get(k) for k in ("setup_seconds", "details", "checkpoint_bytes", "made")}
-            measured = store.put_measurement(variant.name, measure_key, {"entry": value, "eval": _eval_info(result),
-                                                                         "build": model_info})
-        model = model or measured["value"]["build"]
+            clf = route.clf or plan.variant.load(route.model["path"], threads)
+            value, result = measurer.measure(clf)
+            model_info = {k: route.model.get(k) for k in ("setup_seconds", "details", "checkpoint_bytes", "made")}
+            measured = store.put_measurement(name, key, {"entry": value, "eval": _eval_info(result),
+                                                         "build": model_info})
+        route.clf = None  # measured: let it go
+        model = route.model or measured["value"]["build"]
         evaluation = evaluation or measured["value"]["eval"]
         published, checkpoint = {}, model.get("checkpoint_bytes")
         if keep_models:
-            directory = store.publish_model(model, Path(models_dir) / variant.name)
+            directory = store.publish_model(model, Path(models_dir) / name)
             published = {"artifact": str(directory.resolve())}
             checkpoint = (directory / model["weights"]).stat().st_size
         details = model.get("details") or {}
-        records[variant.name] = {
-            **entry, "setup_seconds": model["setup_seconds"], **published, "checkpoint_bytes": checkpoint,
+        records[name] = {
+            **plan.entry, "setup_seconds": model["setup_seconds"], **published, "checkpoint_bytes": checkpoint,
             **({"details": details} if details else {}), **measured["value"]["entry"],
             "provenance": _provenance(model, measured, ran)}
     return records, evaluation
+
+
+def run_routes(chosen: list[Variant], fp32: Classifier, run: RunSettings, inputs_for, models_dir: Path,
+               measurer: Measurer, store: Store, data: BuildData, progress: bool = True,
+               desc: str = "routes", keep_models: bool = True) -> tuple[dict, dict | None]:
+    """Plan, build and measure each chosen route (steps 0–2), each from the store when its key is there;
+    returns the record entries and the first route's evaluation settings. With `keep_models=False`
+    only measurements are stored (models of random weights, for example)."""
+    plans = plan_routes(chosen, run, data)
+    baseline = plans[BASELINE].key if BASELINE in plans else None
+
+    def needs_classifier(plan: PlannedRoute, stored: bool) -> bool:
+        if stored and not plan.variant.compiled:
+            return False  # measured from the stored model, loaded when needed
+        key = measurement_key(plan.key, baseline, measurer.settings)
+        return not (stored or not keep_models) or store.find_measurement(plan.variant.name, key) is None
+
+    built = build_routes(plans, fp32, inputs_for, store, data.threads, needs_classifier, keep_models,
+                         Path(models_dir), progress, desc)
+    return measure_routes(built, measurer, store, data.threads, models_dir, keep_models)
+
+
+@dataclass
+class _Inputs:
+    """What a comparison's routes are built from: the FP32 model, the sentences, the store, the settings."""
+
+    prof: Profile
+    chosen: list[Variant]
+    split: object
+    examples: object
+    timed: list[str]
+    calibration: list[str]
+    train: object
+    fp32: Classifier
+    store: Store
+    data: BuildData
+    run: RunSettings
+
+    def inputs_for(self, scratch: Path):
+        def inputs_for(variant):
+            inputs = BuildInputs(self.calibration, self.data.threads, Path(scratch) / variant.name,
+                                 train=self.train, examples=self.examples)
+            inputs.scratch.mkdir(parents=True)
+            return inputs
+        return inputs_for
+
+
+def _comparison_inputs(model, data, profile, threads: int, seed: int, variants, store, models_dir) -> _Inputs:
+    prof = resolve_profile(profile)
+    chosen = select_variants(variants)
+    split = load_sst2(data, "validation")
+    examples = profile_examples(split, prof, seed)
+    calibration = (calibration_sentences(data, prof.calibration_sentences, seed)
+                   if any(v.needs_calibration for v in chosen) else [])
+    train = (training_examples(data, None if prof.distill_examples is None
+                                 else max(prof.train_examples, prof.distill_examples), seed)
+             if any(v.needs_training for v in chosen) else None)
+    fp32 = load_classifier(model)
+    store = Store.given(store, Path(models_dir).parent / "store", log=tqdm.write)
+    return _Inputs(prof, chosen, split, examples, latency_sentences(examples, prof, seed), calibration, train,
+                   fp32, store, BuildData.of(fp32, calibration, train, threads), RunSettings.from_profile(prof, seed))
+
+
+def build_comparison_routes(model: str | None = None, data: str | None = None, profile: str | None = None,
+                            threads: int | None = None, seed: int = 0, variants: str | list[str] | None = None,
+                            store: Store | str | Path | None = None, progress: bool = True,
+                            models_dir: str | Path = "models") -> dict[str, BuiltRoute]:
+    """Step 1 alone, with the routes configured as `run_comparison` configures them: every chosen route's
+    model in the store (`store`, default `store/` beside `models_dir`), nothing measured or published.
+    `build-routes` and `bench` use it."""
+    threads = default_threads() if threads is None else threads
+    check_threads(threads)
+    given = _comparison_inputs(model, data, profile, threads, seed, variants, store, models_dir)
+    with given.store.locked(), tempfile.TemporaryDirectory(prefix="book-variants-") as scratch:
+        return build_routes(plan_routes(given.chosen, given.run, given.data), given.fp32,
+                            given.inputs_for(Path(scratch)), given.store, threads, progress=progress)
 
 
 def run_comparison(
@@ -176,34 +306,20 @@ def run_comparison(
     variants: str | list[str] | None = None,
     order: str = "length",
     store: Store | str | Path | None = None,
-    measure: bool = True,
     headline: bool = False,
 ) -> dict:
     """Build and measure every chosen route (default: all), save each, and write the JSON record to `out`
-    (None: return it only).
+    (None: return it only): plan, build, measure, assemble (`plan_routes`, `build_routes`,
+    `measure_routes`, `record.make_record`).
 
     Every built route and measurement is kept in the store (`store`: a `Store`, or its folder; default
     `store/` beside `models_dir`) and reused while nothing it depends on has changed (see `keys`).
-    With `measure=False` the routes are only built into the store: the record lists them, unmeasured,
-    and is not written. With `headline`, the routes a first page quotes are also timed in turn against
-    each other (`headline.time_headline`, the record's `headline`)."""
-    prof = resolve_profile(profile)
+    With `headline`, the routes a first page quotes are also timed in turn against each other
+    (`headline.time_headline`, the record's `headline`)."""
     threads = default_threads() if threads is None else threads
     check_settings(threads, batch_size, padding, order)  # before hours of loading, not after
-    chosen = select_variants(variants)
-    split = load_sst2(data, "validation")
-    examples = profile_examples(split, prof, seed)
-    timed = latency_sentences(examples, prof, seed)
-    calibration = (calibration_sentences(data, prof.calibration_sentences, seed)
-                   if any(v.needs_calibration for v in chosen) else [])
-    train = (training_examples(data, None if prof.distill_examples is None
-                                 else max(prof.train_examples, prof.distill_examples), seed)
-             if any(v.needs_training for v in chosen) else None)
-
-    fp32 = load_classifier(model)
-    models_dir = Path(models_dir)
-    store = Store.given(store, Path(models_dir).parent / "store", log=tqdm.write)
-    data_keys = BuildData.of(fp32, calibration, train, threads)
+    given = _comparison_inputs(model, data, profile, threads, seed, variants, store, models_dir)
+    prof, examples, timed, fp32, store = given.prof, given.examples, given.timed, given.fp32, given.store
 
     def measure_one(clf):
         return measure_variant(clf, examples, prof, threads, batch_size, padding, timed, progress=False,
@@ -217,17 +333,10 @@ def run_comparison(
         eval={"batch_size": batch_size, "padding": padding, "order": order}, seed=seed))
 
     with store.locked(), tempfile.TemporaryDirectory(prefix="book-variants-") as scratch:
-        def inputs_for(variant):
-            inputs = BuildInputs(calibration, threads, Path(scratch) / variant.name, train=train, examples=examples)
-            inputs.scratch.mkdir(parents=True)
-            return inputs
-
-        run = RunSettings.from_profile(prof, seed)
-        record_variants, evaluation = run_routes(chosen, fp32, run, inputs_for, models_dir,
-                                                 measurer if measure else None, store, data_keys, progress)
-        if not measure:
-            return {"routes": record_variants, "store": str(store.root)}
-        record = _record(fp32, split, prof, seed, examples, calibration, threads, evaluation, store,
+        inputs_for = given.inputs_for(Path(scratch))
+        record_variants, evaluation = run_routes(given.chosen, fp32, given.run, inputs_for, Path(models_dir),
+                                                 measurer, store, given.data, progress)
+        record = _record(fp32, given.split, prof, seed, examples, given.calibration, threads, evaluation, store,
                          record_variants)
 
         def ready(name: str) -> Classifier:  # a route as the headline times it: compiled ones compiled again
@@ -237,7 +346,7 @@ def run_comparison(
             if not variant.compiled:
                 return variant.load(Path(record_variants[name]["artifact"]), threads)
             with fixed_threads(threads):
-                return build_variant(variant, fp32, variant.configure(run), inputs_for(variant))[0]
+                return build_variant(variant, fp32, variant.configure(given.run), inputs_for(variant))[0]
 
         if headline:
             record["headline"] = time_headline(record, ready, store, timed, threads)
