@@ -353,3 +353,15 @@ def test_every_route_makes_its_config_from_the_run_and_the_config_is_data():
     assert VARIANTS["int8_static"].configure(RUN).calibration_sentences == len(CALIBRATION)
     assert VARIANTS["distilled"].configure(RUN).steps == 2
     assert VARIANTS["int8_mixed"].configure(RUN).max_flip_rate == 0.005  # the limit is written once, here
+
+
+def test_a_route_built_twice_in_one_run_gets_a_scratch_folder_each(tmp_path):
+    """The headline builds a compiled route a second time, in the same run, after the build step did."""
+    from helpers.routes.keys import BuildData
+    from helpers.routes.pipeline import _Inputs
+
+    given = _Inputs(None, [], None, None, [], CALIBRATION, None, None, None, BuildData("m", threads=1), RUN)
+    inputs_for = given.inputs_for(tmp_path)
+    first, second = inputs_for(VARIANTS["int8_static"]), inputs_for(VARIANTS["int8_static"])
+    assert first.scratch != second.scratch and first.scratch.is_dir() and second.scratch.is_dir()
+    assert first.calibration == CALIBRATION and first.threads == 1

@@ -254,10 +254,10 @@ class _Inputs:
 
     def inputs_for(self, scratch: Path):
         def inputs_for(variant):
-            inputs = BuildInputs(self.calibration, self.data.threads, Path(scratch) / variant.name,
-                                 train=self.train, examples=self.examples)
-            inputs.scratch.mkdir(parents=True)
-            return inputs
+            # a folder of its own each time: the headline builds a compiled route a second time
+            folder = Path(tempfile.mkdtemp(prefix=f"{variant.name}-", dir=scratch))
+            return BuildInputs(self.calibration, self.data.threads, folder, train=self.train,
+                               examples=self.examples)
         return inputs_for
 
 

@@ -99,9 +99,9 @@ def run_shape_comparison(model: str | None = None, data: str | None = None, prof
                       batch_sizes=(1,), seed=seed)
     with store.locked(), tempfile.TemporaryDirectory(prefix="book-shape-") as scratch:
         def inputs_for(variant):
-            inputs = BuildInputs(calibration, threads, Path(scratch) / "build" / variant.name, train=train)
-            inputs.scratch.mkdir(parents=True)
-            return inputs
+            (Path(scratch) / "build").mkdir(exist_ok=True)
+            folder = Path(tempfile.mkdtemp(prefix=f"{variant.name}-", dir=Path(scratch) / "build"))
+            return BuildInputs(calibration, threads, folder, train=train)
 
         # random weights: only the measurements are worth keeping in the store
         results, _ = run_routes(chosen, shaped, run, inputs_for, Path(scratch) / "models", measurer, store,
