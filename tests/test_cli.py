@@ -76,7 +76,8 @@ def test_compare_smoke_end_to_end(tmp_path, shared_model, shared_data):
     for name, v in record["routes"].items():  # one layout: models/<route>/route.json, the record's config
         route = json.loads((tmp_path / "models" / name / "route.json").read_text())
         assert route["route"] == name and route["config"] == v["config"] and Path(v["artifact"]).name == name
-    assert (tmp_path / "models" / "int8_dynamic" / "quantization.json").is_file()
+    assert json.loads((tmp_path / "models" / "int8_dynamic" / "route.json").read_text())["method"]["saved_by"] \
+        == "save_quantized"  # one manifest: what the method recorded sits in it, not in a file of its own
     assert (tmp_path / "models" / "fp32" / "model.safetensors").is_file()
     assert (tmp_path / "models" / "onnx_int8_dynamic" / "onnx" / "model_quantized.onnx").is_file()
     ops = record["routes"]["int8_dynamic"]["operators"]  # the profiler saw the quantized Linear layers

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from conftest import REPO
-from helpers import BookError, SentimentData, load_classifier, model_bytes
+from helpers import BookError, SentimentData, load_classifier, model_bytes, quantized_copy, save_quantized
 from helpers.core.anatomy import anatomy, encoder_layers, heads_per_layer
 from helpers.methods.pruning import (encoder_linears, head_importance, layer_drop_loss, least_important_heads, linear_sparsity, load_pruned,
                              save_pruned, with_layers, without_heads)
@@ -138,8 +138,11 @@ def test_pruned_models_round_trip(tmp_path, tiny):
     back = load_pruned(tmp_path / "p")
     assert heads_per_layer(back.model) == [1]
     assert torch.equal(_logits(back), _logits(pruned))
-    with pytest.raises(BookError, match="not a pruned checkpoint"):
+    with pytest.raises(BookError, match="holds no saved model"):
         load_pruned(tmp_path)
+    save_quantized(quantized_copy(tiny), tmp_path / "q")
+    with pytest.raises(BookError, match="not a pruned checkpoint.*save_quantized"):
+        load_pruned(tmp_path / "q")
 
 
 def test_fine_tuning_learns(tiny):

@@ -1,3 +1,5 @@
+import json
+
 import pytest
 import torch
 from torch import nn
@@ -67,11 +69,16 @@ def test_quantized_round_trip_gives_identical_logits(request, tmp_path, fixture)
 def test_loading_the_wrong_kind_of_checkpoint_is_refused(tmp_path, tiny_bert):
     clf = load_classifier(str(tiny_bert))
     save_classifier(clf, tmp_path / "fp32")
-    with pytest.raises(BookError, match="not a quantized checkpoint"):
+    with pytest.raises(BookError, match="holds no saved model: no route.json"):
         load_quantized(tmp_path / "fp32")
     save_quantized(quantized_copy(clf), tmp_path / "int8")
-    with pytest.raises(BookError, match="holds a quantized model"):
+    with pytest.raises(BookError, match="saved by save_quantized: load it with load_route"):
         load_classifier(str(tmp_path / "int8"))
+    manifest = json.loads((tmp_path / "int8" / "route.json").read_text())
+    assert manifest["source"] == clf.source and manifest["max_length"] == clf.max_length  # said once, here
+    (tmp_path / "int8" / "route.json").rename(tmp_path / "int8" / "quantization.json")  # as an older book saved
+    with pytest.raises(BookError, match="older version of the book.*build it again"):
+        load_quantized(tmp_path / "int8")
     with pytest.raises(BookError, match="no dynamically quantized Linear"):
         save_quantized(clf, tmp_path / "nope")
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import json
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from torch import nn
@@ -11,7 +12,10 @@ from .anatomy import model_input_names, model_inputs
 from .errors import BookError
 from .sources import MODEL_DIR_CONTENTS, Source, hub_failure, hub_is_reachable, resolve_model
 
-QUANTIZED_META = "quantization.json"  # marks a quantized checkpoint (methods.quantization.save_quantized)
+MANIFEST = "route.json"  # the one manifest of a saved model: its source, its maximum length, how it was made
+# The per-method files that older versions of the book wrote beside their models instead of a manifest.
+OLDER_METADATA = ("quantization.json", "pruning.json", "static_quantization.json", "openvino.json", "model.json",
+                  "model_quantized.json", "model_optimized.json", "model_optimized_quantized.json")
 
 
 @dataclass
@@ -36,6 +40,10 @@ class Classifier:
     def input_names(self) -> list[str]:
         """The tokenizer's outputs this model takes (see `anatomy.model_input_names`)."""
         return model_input_names(self.model, self.tokenizer)
+
+    def with_model(self, model) -> "Classifier":
+        """The same classifier (tokenizer, source, maximum length) around another model."""
+        return replace(self, model=model, details=None)
 
     def encode(self, sentences, padding: bool | str = True) -> dict:
         """Sentences as the model's input tensors, truncated to `max_length` tokens: every route feeds
@@ -101,8 +109,9 @@ def _check_model_dir(path: Path) -> None:
     names = {p.name for p in path.iterdir()}
     if "config.json" not in names:
         raise BookError(f"{path} is not a model directory: no config.json. It must hold {MODEL_DIR_CONTENTS}.")
-    if QUANTIZED_META in names:
-        raise BookError(f"{path} holds a quantized model: load it with load_quantized().")
+    if MANIFEST in names and "method" in read_manifest(path):
+        raise BookError(f"{path} holds a model saved by {read_manifest(path)['method']['saved_by']}: load it "
+                        "with load_route() (or the loader of that method).")
     if not names & {"model.safetensors", "model.safetensors.index.json", "pytorch_model.bin"}:
         raise BookError(f"{path} has no weights (model.safetensors). It must hold {MODEL_DIR_CONTENTS}.")
 
@@ -129,6 +138,45 @@ def _load(source: Source, local_files_only: bool) -> Classifier:
     except Exception as err:
         raise BookError(f"{where} has no usable tokenizer ({err}). It must hold {MODEL_DIR_CONTENTS}.") from err
     return Classifier(model.eval(), tokenizer, where, max_input_length(tokenizer, config))
+
+
+def read_manifest(directory: str | Path) -> dict:
+    """The manifest of a saved model (`route.json`); a folder of an older book, with per-method files
+    instead, is refused with what to do."""
+    directory = Path(directory)
+    path = directory / MANIFEST
+    if not path.is_file():
+        older = [name for name in OLDER_METADATA if (directory / name).is_file()]
+        if older:
+            raise BookError(f"{directory} was saved by an older version of the book ({older[0]}, no {MANIFEST}): "
+                            "build it again (`make book` rebuilds what the store lacks).")
+        raise BookError(f"{directory} holds no saved model: no {MANIFEST}.")
+    return json.loads(path.read_text())
+
+
+def write_manifest(directory: str | Path, **fields) -> dict:
+    """Add `fields` to a saved model's manifest (created if missing); returns the whole manifest."""
+    path = Path(directory) / MANIFEST
+    manifest = {**(json.loads(path.read_text()) if path.is_file() else {}), **fields}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(manifest, indent=1))
+    return manifest
+
+
+def save_method(clf: Classifier, directory: str | Path, saved_by: str, **facts) -> dict:
+    """What a method's saver records of its model in the manifest: the source, the maximum length, and
+    `facts` (how it was quantized, the heads each layer kept…) under `method`."""
+    return write_manifest(directory, source=clf.source, max_length=clf.max_length,
+                          method={"saved_by": saved_by, **facts})
+
+
+def classifier_from_folder(directory: str | Path, model, manifest: dict | None = None) -> Classifier:
+    """A saved model's classifier: `model`, the tokenizer saved beside it, the manifest's source and length."""
+    from transformers import AutoTokenizer
+
+    manifest = read_manifest(directory) if manifest is None else manifest
+    tokenizer = AutoTokenizer.from_pretrained(directory, local_files_only=True)
+    return Classifier(model, tokenizer, manifest["source"], int(manifest["max_length"]))
 
 
 def save_classifier(clf: Classifier, directory: str | Path) -> Path:

@@ -7,7 +7,6 @@ Works on BERT and DistilBERT sequence classifiers; any other architecture is ref
 from __future__ import annotations
 
 import copy
-import json
 import warnings
 from contextlib import contextmanager
 from pathlib import Path
@@ -17,12 +16,11 @@ from torch import nn
 
 from ..core.anatomy import anatomy, attention, encoder_layers, heads_per_layer
 from ..core.errors import BookError
-from ..core.models import Classifier
+from ..core.models import Classifier, classifier_from_folder, read_manifest, save_method
 from ..data.sst2 import SentimentData
 from ..measure.evaluation import by_length
 from .training import labelled_batches, mean_loss
 
-PRUNING_META = "pruning.json"
 
 
 def _head_size(model: nn.Module) -> int:
@@ -166,7 +164,7 @@ def without_heads(clf: Classifier, heads: dict[int, list[int]]) -> Classifier:
     projections and their columns of the output projection are cut out, so the model is smaller and faster."""
     model = copy.deepcopy(clf.model).eval()
     _prune_heads_in_place(model, heads)
-    return Classifier(model, clf.tokenizer, clf.source, clf.max_length)
+    return clf.with_model(model)
 
 
 # --- structured: layers ---------------------------------------------------------------------------------
@@ -184,7 +182,7 @@ def with_layers(clf: Classifier, keep: list[int]) -> Classifier:
     """A copy keeping only the encoder layers `keep` (in order); the others are removed."""
     model = copy.deepcopy(clf.model).eval()
     _keep_layers_in_place(model, keep)
-    return Classifier(model, clf.tokenizer, clf.source, clf.max_length)
+    return clf.with_model(model)
 
 
 def layer_drop_loss(clf: Classifier, data: SentimentData, batch_size: int = 32) -> list[dict]:
@@ -207,8 +205,7 @@ def save_pruned(clf: Classifier, directory: str | Path) -> Path:
     clf.model.config.save_pretrained(directory)
     clf.tokenizer.save_pretrained(directory)
     save_file({k: v.contiguous() for k, v in clf.model.state_dict().items()}, directory / "model.safetensors")
-    meta = {"heads_per_layer": heads_per_layer(clf.model), "max_length": clf.max_length, "source": clf.source}
-    (directory / PRUNING_META).write_text(json.dumps(meta, indent=2))
+    save_method(clf, directory, "save_pruned", heads_per_layer=heads_per_layer(clf.model))
     return directory
 
 
@@ -225,16 +222,16 @@ def load_pruned(directory: str | Path) -> Classifier:
     """Load what `save_pruned` wrote: rebuild the architecture, narrow each layer to its saved head count,
     then load the weights (strictly: any mismatch is an error, never random weights)."""
     from safetensors.torch import load_file
-    from transformers import AutoConfig, AutoModelForSequenceClassification, AutoTokenizer
+    from transformers import AutoConfig, AutoModelForSequenceClassification
 
     directory = Path(directory)
-    meta_path = directory / PRUNING_META
-    if not meta_path.is_file():
-        raise BookError(f"{directory} is not a pruned checkpoint: no {PRUNING_META} (see save_pruned).")
-    meta = json.loads(meta_path.read_text())
+    manifest = read_manifest(directory)
+    meta = manifest.get("method", {})
+    if meta.get("saved_by") != "save_pruned":
+        raise BookError(f"{directory} is not a pruned checkpoint (its manifest names {meta.get('saved_by')!r}); "
+                        "see save_pruned.")
     config = AutoConfig.from_pretrained(directory, local_files_only=True)
     model = AutoModelForSequenceClassification.from_config(config).eval()
     narrow_heads(model, meta["heads_per_layer"])
     model.load_state_dict(load_file(directory / "model.safetensors"), strict=True)
-    tokenizer = AutoTokenizer.from_pretrained(directory, local_files_only=True)
-    return Classifier(model.eval(), tokenizer, meta["source"], int(meta["max_length"]))
+    return classifier_from_folder(directory, model.eval(), manifest)

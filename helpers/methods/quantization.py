@@ -4,7 +4,6 @@ saving and loading the quantized models (which `save_pretrained` cannot round-tr
 from __future__ import annotations
 
 import copy as _copy
-import json
 import warnings
 from collections import Counter
 from contextlib import contextmanager
@@ -14,7 +13,7 @@ import torch
 from torch import nn
 
 from ..core.errors import BookError
-from ..core.models import QUANTIZED_META, Classifier, check_binary
+from ..core.models import Classifier, check_binary, classifier_from_folder, read_manifest, save_method
 
 
 def quantize_dynamic_int8(model: nn.Module, engine: str | None = None, copy: bool = True,
@@ -131,7 +130,8 @@ QUANTIZERS = ("torch.ao.quantization.quantize_dynamic", "torchao.quantize_")
 
 
 def save_quantized(clf: Classifier, directory: str | Path) -> Path:
-    """Save an eagerly quantized classifier: config, tokenizer, state_dict and how it was quantized.
+    """Save an eagerly quantized classifier: config, tokenizer, state_dict, and how it was quantized in
+    the folder's manifest (`route.json`, `method`).
 
     Covers `quantize_dynamic` (Linear layers, and embeddings if they were quantized too) and
     torchao's INT8 tensor subclasses. `save_pretrained` cannot do this: it writes the FP32 skeleton,
@@ -147,18 +147,11 @@ def save_quantized(clf: Classifier, directory: str | Path) -> Path:
     clf.tokenizer.save_pretrained(directory)
     with known_quantization_warnings_silenced():  # the old quantized dtypes' notices (chapter 3)
         torch.save(clf.model.state_dict(), directory / QUANTIZED_WEIGHTS)
-    meta = {
-        "method": QUANTIZERS[1] if torchao else QUANTIZERS[0],
-        "dtype": "qint8" if linear else "int8",
-        "quantized_modules": linear or torchao,
-        "quantized_embeddings": embeddings,
-        "quantized_engine": torch.backends.quantized.engine,
-        "torch": torch.__version__,
-        "max_length": clf.max_length,
-        "source": clf.source,
-        "heads_per_layer": _heads_if_pruned(clf.model),  # a head-pruned model needs them to be rebuilt
-    }
-    (directory / QUANTIZED_META).write_text(json.dumps(meta, indent=2))
+    save_method(clf, directory, "save_quantized", quantizer=QUANTIZERS[1] if torchao else QUANTIZERS[0],
+                dtype="qint8" if linear else "int8", quantized_modules=linear or torchao,
+                quantized_embeddings=embeddings, quantized_engine=torch.backends.quantized.engine,
+                torch=torch.__version__,
+                heads_per_layer=_heads_if_pruned(clf.model))  # a head-pruned model needs them to be rebuilt
     return directory
 
 
@@ -174,15 +167,14 @@ def _heads_if_pruned(model) -> list[int] | None:
 
 def load_quantized(directory: str | Path) -> Classifier:
     """Load what save_quantized wrote: rebuild the model, quantize it the same way, load the weights."""
-    from transformers import AutoConfig, AutoModelForSequenceClassification, AutoTokenizer
+    from transformers import AutoConfig, AutoModelForSequenceClassification
 
     directory = Path(directory)
-    meta_path = directory / QUANTIZED_META
-    if not meta_path.is_file():
-        raise BookError(f"{directory} is not a quantized checkpoint: no {QUANTIZED_META} (see save_quantized).")
-    meta = json.loads(meta_path.read_text())
-    if meta.get("method") not in QUANTIZERS:
-        raise BookError(f"{meta_path} names the method {meta.get('method')!r}; this book reads {QUANTIZERS}.")
+    manifest = read_manifest(directory)
+    meta = manifest.get("method", {})
+    if meta.get("quantizer") not in QUANTIZERS:
+        raise BookError(f"{directory} is not a checkpoint of save_quantized (its manifest names "
+                        f"{meta.get('saved_by')!r}); this loader reads {QUANTIZERS}.")
     config = AutoConfig.from_pretrained(directory, local_files_only=True)
     check_binary(config, str(directory))
     skeleton = AutoModelForSequenceClassification.from_config(config).eval()
@@ -191,13 +183,12 @@ def load_quantized(directory: str | Path) -> Classifier:
 
         narrow_heads(skeleton, meta["heads_per_layer"])
     with known_quantization_warnings_silenced():
-        if meta["method"] == QUANTIZERS[1]:
+        if meta["quantizer"] == QUANTIZERS[1]:
             model = quantize_torchao_int8(skeleton, copy=False)
         else:
             model = quantize_dynamic_int8(skeleton, engine=meta["quantized_engine"], copy=False,
                                           embeddings=bool(meta.get("quantized_embeddings")),
                                           layers=set(meta["quantized_modules"]))  # int8_mixed keeps some FP32
         state = torch.load(directory / QUANTIZED_WEIGHTS, map_location="cpu", weights_only=True)
-        model.load_state_dict(state, strict=True, assign=meta["method"] == QUANTIZERS[1])  # torchao: keep subclasses
-    tokenizer = AutoTokenizer.from_pretrained(directory, local_files_only=True)
-    return Classifier(model.eval(), tokenizer, meta["source"], int(meta["max_length"]))
+        model.load_state_dict(state, strict=True, assign=meta["quantizer"] == QUANTIZERS[1])  # torchao: subclasses
+    return classifier_from_folder(directory, model.eval(), manifest)

@@ -34,7 +34,7 @@ def drift(reference: np.ndarray, other: np.ndarray) -> dict:
 
 def with_int8_layers(clf: Classifier, layers: set[str]) -> Classifier:
     """The classifier with only `layers` dynamically quantized (a copy; the original is untouched)."""
-    return Classifier(quantize_dynamic_int8(clf.model, layers=layers), clf.tokenizer, clf.source, clf.max_length)
+    return clf.with_model(quantize_dynamic_int8(clf.model, layers=layers))
 
 
 def keep_fp32(clf: Classifier, ranking: list[dict], k: int) -> Classifier:

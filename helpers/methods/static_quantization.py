@@ -9,7 +9,6 @@ dequantize → linear → quantize pattern into one INT8 oneDNN kernel.
 from __future__ import annotations
 
 import dataclasses
-import json
 import time
 from pathlib import Path
 from types import SimpleNamespace
@@ -20,10 +19,10 @@ from tqdm.auto import tqdm
 
 from ..core.anatomy import model_input_names, model_inputs
 from ..core.errors import BookError
+from ..core.models import Classifier, classifier_from_folder, read_manifest, save_method
 
 OBSERVERS = ("histogram", "minmax")  # how calibration turns observed activations into a range
 STATIC_FILE = "model.pt2"
-STATIC_META = "static_quantization.json"
 
 
 def quantizer_for(observer: str = "histogram"):
@@ -173,8 +172,10 @@ def quantize_static_int8(model: nn.Module, tokenizer, max_length: int, calibrati
     return ExportedClassifier(converted, model.config, model_input_names(model, tokenizer))
 
 
-def save_static(model: ExportedClassifier, tokenizer, max_length: int, directory: str | Path, meta: dict) -> Path:
-    """Save the converted graph with `torch.export.save` (a .pt2 file), the config and the tokenizer."""
+def save_static(clf: Classifier, directory: str | Path) -> Path:
+    """Save a classifier around a converted graph (`ExportedClassifier`, uncompiled) with `torch.export.save`
+    (a .pt2 file), the config, the tokenizer, and in the manifest the graph's input names."""
+    model, tokenizer, max_length = clf.model, clf.tokenizer, clf.max_length
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     kwargs, shapes = _example_and_shapes(model.graph, tokenizer, max_length)
@@ -183,23 +184,24 @@ def save_static(model: ExportedClassifier, tokenizer, max_length: int, directory
     torch.export.save(program, directory / STATIC_FILE)
     model.config.save_pretrained(directory)
     tokenizer.save_pretrained(directory)
-    (directory / STATIC_META).write_text(json.dumps({**meta, "input_names": model.input_names}, indent=2))
+    save_method(clf, directory, "save_static", quantizer="torchao pt2e prepare_pt2e/convert_pt2e, "
+                "X86InductorQuantizer", input_names=model.input_names)
     return directory
 
 
-def load_static(directory: str | Path) -> tuple[ExportedClassifier, dict]:
-    """Load what `save_static` wrote: the exported graph as a module, and its metadata."""
+def load_static(directory: str | Path) -> Classifier:
+    """Load what `save_static` wrote: the exported graph as a module, in its classifier."""
     import torchao.quantization.pt2e.quantize_pt2e  # noqa: F401  (registers the quantized_decomposed ops)
     from transformers import AutoConfig
 
     directory = Path(directory)
-    meta_path = directory / STATIC_META
-    if not meta_path.is_file():
-        raise BookError(f"{directory} is not a static INT8 checkpoint: no {STATIC_META}.")
-    meta = json.loads(meta_path.read_text())
+    manifest = read_manifest(directory)
+    if manifest.get("method", {}).get("saved_by") != "save_static":
+        raise BookError(f"{directory} is not a static INT8 checkpoint: its manifest names no save_static.")
     graph = torch.export.load(directory / STATIC_FILE).module()
     config = AutoConfig.from_pretrained(directory, local_files_only=True)
-    return ExportedClassifier(graph, config, meta["input_names"]), meta
+    return classifier_from_folder(directory, ExportedClassifier(graph, config, manifest["method"]["input_names"]),
+                                  manifest)
 
 
 def calibration_scan(model: nn.Module, tokenizer, max_length: int, train_sentences: list[str], examples,
@@ -211,7 +213,6 @@ def calibration_scan(model: nn.Module, tokenizer, max_length: int, train_sentenc
     uncompiled here (quantize/dequantize around FP32 kernels): the same grids as the compiled route,
     evaluated without compiling each of them (batched by length, as `evaluate` does by default).
     """
-    from ..core.models import Classifier
     from ..measure.evaluation import evaluate
 
     if max(sizes) > len(train_sentences):

@@ -10,7 +10,7 @@ import json
 import shutil
 from pathlib import Path
 
-from ..core.models import positive_index
+from ..core.models import positive_index, read_manifest
 from ..core.sources import display_name
 from ..methods.onnx_runtime import FILES, ONNX_SUBDIR
 from ..routes.variants import VARIANTS
@@ -45,7 +45,7 @@ def install_live_files(models_dir: Path, node_modules: Path, script: Path, targe
     for name in (*TOKENIZER_FILES, "config.json"):
         shutil.copy2(onnx_dir / name, model_dir / name)
     config = json.loads((onnx_dir / "config.json").read_text())
-    meta = json.loads((onnx_dir / f"{Path(FILES['fp32']).stem}.json").read_text())
+    meta = read_manifest(onnx_dir)
     variants = []
     for route, path in models.items():
         shutil.copy2(path, model_dir / "onnx" / path.name)

@@ -11,7 +11,6 @@ report, the figures and the chapters iterate over `VARIANTS`: adding a route mea
 
 from __future__ import annotations
 
-import json
 import platform
 import tempfile
 import time
@@ -22,7 +21,8 @@ from typing import Callable
 import torch
 
 from ..core.errors import BookError
-from ..core.models import Classifier, load_classifier, save_classifier, uncompiled
+from ..core.models import (MANIFEST, Classifier, classifier_from_folder, load_classifier, read_manifest,
+                           save_classifier, save_method, uncompiled, write_manifest)
 from ..data.sst2 import SentimentData
 from ..methods.compiling import compile_and_warm, compiler_missing
 from ..measure.environment import cpu_model_and_flags
@@ -35,7 +35,7 @@ from .record import BASELINE
 from .configs import (AsLoaded, Compiled, Distilled, DynamicInt8, MixedInt8, Onnx, OpenVino, PrunedHeads,
                       RouteConfig, RunSettings, StaticInt8, TorchaoInt8)
 
-ROUTE_FILE = "route.json"  # in every saved route's folder: the route, its config and what it chose
+ROUTE_FILE = MANIFEST  # in every saved route's folder: the route, its config, what it chose, how it was saved
 
 
 @dataclass(frozen=True)
@@ -83,7 +83,7 @@ class Variant:
 
 
 def _with_model(clf: Classifier, model) -> Classifier:
-    return Classifier(model, clf.tokenizer, clf.source, clf.max_length)
+    return clf.with_model(model)
 
 
 def _first(sentences: list[str], n: int, what: str) -> list[str]:
@@ -223,47 +223,38 @@ def _load_pruned(directory, _threads):
 
 
 def _save_static(clf, directory):
-    model = uncompiled(clf.model)
-    meta = {"method": "torchao pt2e prepare_pt2e/convert_pt2e, X86InductorQuantizer", "max_length": clf.max_length,
-            "source": clf.source}
-    return save_static(model, clf.tokenizer, clf.max_length, directory, meta) / "model.pt2"
+    return save_static(clf.with_model(uncompiled(clf.model)), directory) / "model.pt2"
 
 
 def _load_static(directory, _threads):
-    from transformers import AutoTokenizer
-
-    model, meta = load_static(directory)
-    tokenizer = AutoTokenizer.from_pretrained(directory, local_files_only=True)
-    return Classifier(model, tokenizer, meta["source"], int(meta["max_length"]))
+    return load_static(directory)
 
 
-def _save_beside(clf: Classifier, directory, meta_file: str, **meta) -> None:
+def _save_beside(clf: Classifier, directory, saved_by: str, **facts) -> None:
     """What a runtime's model file needs beside it to answer as a Classifier: the transformers config,
-    the tokenizer, and `meta_file` (source, max_length and `meta`)."""
+    the tokenizer, and the manifest (source, maximum length, `facts`)."""
     clf.model.config.save_pretrained(directory)
     clf.tokenizer.save_pretrained(directory)
-    (Path(directory) / meta_file).write_text(json.dumps(
-        {**meta, "max_length": clf.max_length, "source": clf.source}, indent=2))
+    save_method(clf, directory, saved_by, **facts)
 
 
-def _load_beside(directory: Path, meta_file: str, what: str, model_for) -> Classifier:
+def _load_beside(directory: Path, saved_by: str, what: str, model_for) -> Classifier:
     """A Classifier from a folder `_save_beside` filled: `model_for(config)` makes the runtime's model."""
-    from transformers import AutoConfig, AutoTokenizer
+    from transformers import AutoConfig
 
-    if not (directory / meta_file).is_file():
-        raise BookError(f"{directory} holds no {what}: no {meta_file}.")
-    meta = json.loads((directory / meta_file).read_text())
+    manifest = read_manifest(directory)
+    if manifest.get("method", {}).get("saved_by") != saved_by:
+        raise BookError(f"{directory} holds no {what}: its manifest names {manifest.get('method')!r}.")
     config = AutoConfig.from_pretrained(directory, local_files_only=True)
-    tokenizer = AutoTokenizer.from_pretrained(directory, local_files_only=True)
-    return Classifier(model_for(config), tokenizer, meta["source"], int(meta["max_length"]))
+    return classifier_from_folder(directory, model_for(config), manifest)
 
 
 def _onnx_saver(kind):
     def save(clf, directory):
-        from ..methods.onnx_runtime import FILES
+        from ..methods.onnx_runtime import FILES, ONNX_SUBDIR
 
         target = save_onnx(clf.model.path, directory, kind)
-        _save_beside(clf, directory, f"{Path(FILES[kind]).stem}.json", kind=kind)
+        _save_beside(clf, directory, "save_onnx", kind=kind, file=f"{ONNX_SUBDIR}/{FILES[kind]}")
         return target
     return save
 
@@ -273,7 +264,7 @@ def _onnx_loader(kind):
         from ..methods.onnx_runtime import FILES, ONNX_SUBDIR
 
         directory = Path(directory)
-        return _load_beside(directory, f"{Path(FILES[kind]).stem}.json", f"{kind} ONNX model",
+        return _load_beside(directory, "save_onnx", f"{kind} ONNX model",
                             lambda config: OrtModel(directory / ONNX_SUBDIR / FILES[kind], config, threads))
     return load
 
@@ -282,7 +273,7 @@ def _save_openvino(clf, directory):
     from ..methods.openvino import save_openvino
 
     path = save_openvino(clf.model.ov_model, directory)
-    _save_beside(clf, directory, "openvino.json")
+    _save_beside(clf, directory, "save_openvino")
     return path.with_suffix(".bin")
 
 
@@ -290,7 +281,7 @@ def _load_openvino(directory, threads):
     from ..methods.openvino import load_openvino
 
     directory = Path(directory)
-    return _load_beside(directory, "openvino.json", "OpenVINO route",
+    return _load_beside(directory, "save_openvino", "OpenVINO route",
                         lambda config: load_openvino(directory, config, threads))
 
 
@@ -447,21 +438,18 @@ def save_route(variant: Variant, built: Classifier, config: RouteConfig, chosen:
     chose); returns the weights file."""
     directory = Path(directory)
     weights = variant.save(built, directory)
-    meta = {"route": variant.name, "parent": variant.parent, "config": config.as_dict(), "chosen": chosen,
-            "weights": str(weights.relative_to(directory)), "source": built.source, "max_length": built.max_length,
-            "torch": torch.__version__}
-    (directory / ROUTE_FILE).write_text(json.dumps(meta, indent=1))
+    write_manifest(directory, route=variant.name, parent=variant.parent, config=config.as_dict(), chosen=chosen,
+                   weights=str(weights.relative_to(directory)), source=built.source, max_length=built.max_length,
+                   torch=torch.__version__)
     return weights
 
 
 def load_route(directory: str | Path, threads: int = 1) -> tuple[Classifier, dict]:
     """Load any route `save_route` wrote, by the route its `route.json` names; returns it and that file."""
-    path = Path(directory) / ROUTE_FILE
-    if not path.is_file():
-        raise BookError(f"{directory} holds no saved route: no {ROUTE_FILE} (routes are saved by save_route).")
-    meta = json.loads(path.read_text())
+    meta = read_manifest(directory)
     if meta.get("route") not in VARIANTS:
-        raise BookError(f"{path} names the route {meta.get('route')!r}; this book has {list(VARIANTS)}.")
+        raise BookError(f"{Path(directory) / ROUTE_FILE} names the route {meta.get('route')!r} (routes are saved "
+                        f"by save_route); this book has {list(VARIANTS)}.")
     return VARIANTS[meta["route"]].load(Path(directory), threads), meta
 
 

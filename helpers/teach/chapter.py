@@ -130,6 +130,20 @@ def glue_values(**values) -> None:
         glue(name, value, display=False)
 
 
+def glue_route(record: dict, name: str, prefix: str) -> dict:
+    """Glue what prose says of one route, under `prefix`: `_ms` (median batch-1 latency), `_speedup`
+    (× FP32 eager), `_vs_best` (× the fastest FP32 route), `_best_fp32` (that route's label), `_delta`
+    (accuracy change, points) and `_pct` (size, % of FP32). Returns the route's `summary`."""
+    from ..routes.report import summary
+
+    s, routes = summary(record, name), record["routes"]
+    glue_values(**{f"{prefix}_{k}": v for k, v in {
+        "ms": routes[name]["latency"]["median"], "speedup": s["speedup"], "vs_best": s["speedup_vs_best_fp32"],
+        "best_fp32": routes[s["best_fp32"]]["label"], "delta": s["accuracy_delta_pts"], "pct": s["size_pct"],
+    }.items()})
+    return s
+
+
 def _log_reads(kind: str, record: dict) -> None:
     """Note which stored measurements this chapter read (`$BOOK_READS`, set by the book build): the
     build re-executes the chapter when one of them changes."""
