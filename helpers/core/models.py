@@ -109,8 +109,9 @@ def _check_model_dir(path: Path) -> None:
     names = {p.name for p in path.iterdir()}
     if "config.json" not in names:
         raise BookError(f"{path} is not a model directory: no config.json. It must hold {MODEL_DIR_CONTENTS}.")
-    if MANIFEST in names and "method" in read_manifest(path):
-        raise BookError(f"{path} holds a model saved by {read_manifest(path)['method']['saved_by']}: load it "
+    method = read_manifest(path).get("method") if MANIFEST in names else None
+    if method:
+        raise BookError(f"{path} holds a model saved by {method['saved_by']}: load it "
                         "with load_route() (or the loader of that method).")
     if not names & {"model.safetensors", "model.safetensors.index.json", "pytorch_model.bin"}:
         raise BookError(f"{path} has no weights (model.safetensors). It must hold {MODEL_DIR_CONTENTS}.")

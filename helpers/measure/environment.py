@@ -69,8 +69,10 @@ def emulated_cpu() -> dict | None:
     """When this process runs on a CPU with fewer of the relevant flags than the one the operating system
     describes (an emulator such as `qemu-x86_64 -cpu Haswell`, or a masked virtual CPU): cpuid's name for
     it and the host's; else None."""
-    asked = cpuid_flags()
-    host, host_flags = _os_cpu_model_and_flags()
+    return _emulated(cpuid_flags(), *_os_cpu_model_and_flags())
+
+
+def _emulated(asked: list[str] | None, host: str, host_flags: list[str]) -> dict | None:
     if asked is None or set(host_flags) <= set(asked):
         return None
     return {"cpu": torch.cpu.get_capabilities().get("cpu_name") or "unknown CPU", "host": host,
@@ -84,7 +86,7 @@ def cpu_model_and_flags() -> tuple[str, list[str]]:
     asked = cpuid_flags()
     if asked is None:
         return model, flags
-    emulated = emulated_cpu()
+    emulated = _emulated(asked, model, flags)
     return (f"{emulated['cpu']} (emulated)" if emulated else model), asked
 
 

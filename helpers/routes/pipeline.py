@@ -157,8 +157,8 @@ def build_routes(plans: dict[str, PlannedRoute], fp32: Classifier, inputs_for, s
         variant = plan.variant
         model = store.find_model(name, plan.key) if keep_models else None
         route = BuiltRoute(plan, model, from_store=model is not None)
-        clf = None
-        if (keep_models and model is None) or needs_classifier(plan, model is not None):
+        clf, wanted = None, needs_classifier(plan, model is not None)  # asked once: it may read the store
+        if (keep_models and model is None) or wanted:
             clf, info = build(plan)
 
             def save(folder, clf=clf, details=info["details"]):
@@ -169,7 +169,7 @@ def build_routes(plans: dict[str, PlannedRoute], fp32: Classifier, inputs_for, s
                 route.model = store.put_model(name, plan.key, save, info)
             elif not keep_models:  # saved once, for its checkpoint's size; kept in the measurement only
                 route.model = {**info, **save(Path(scratch_models) / name), "made": made_here()}
-            if needs_classifier(plan, route.from_store):
+            if wanted:
                 route.clf = clf
         built[name] = route
         later = {plans[n].variant.parent for n in names[i + 1:]}
@@ -228,8 +228,10 @@ def run_routes(chosen: list[Variant], fp32: Classifier, run: RunSettings, inputs
     def needs_classifier(plan: PlannedRoute, stored: bool) -> bool:
         if stored and not plan.variant.compiled:
             return False  # measured from the stored model, loaded when needed
+        if keep_models and not stored:
+            return True  # built afresh now, so measured afresh
         key = measurement_key(plan.key, baseline, measurer.settings)
-        return not (stored or not keep_models) or store.find_measurement(plan.variant.name, key) is None
+        return store.find_measurement(plan.variant.name, key) is None
 
     built = build_routes(plans, fp32, inputs_for, store, data.threads, needs_classifier, keep_models,
                          Path(models_dir), progress, desc)
