@@ -1,10 +1,13 @@
 """Distillation on tiny BERT and DistilBERT classifiers with a real tokenizer."""
 
+from dataclasses import replace
+
 import pytest
 import torch
 from torch import nn
 
 from helpers import BookError, SentimentData, load_classifier, save_classifier
+from helpers.methods.configs import Distilled
 from helpers.methods.distillation import (alternate_layers, distil, distillation_loss, student_from_teacher,
                                           teacher_logits)
 from helpers.methods.pruning import encoder_layers
@@ -18,6 +21,11 @@ DATA = SentimentData(SENTENCES, [1, 0, 0, 1, 1, 0], ("negative", "positive"), "t
 @pytest.fixture(params=["tiny_bert", "tiny_distilbert"])
 def teacher(request):
     return load_classifier(str(request.getfixturevalue(request.param)))
+
+
+def _config(**settings):
+    """The `distilled` route's config, with the given settings (the rest as the registry's defaults)."""
+    return Distilled(**{"train_sentences": None, "seed": 0, **settings})
 
 
 def _logits(clf, sentences):
@@ -43,8 +51,8 @@ def test_the_student_copies_every_other_teacher_layer_ending_with_the_last(teach
 
 
 def test_the_learning_curve_reads_accuracy_without_changing_what_is_trained(teacher):
-    plain, _ = distil(teacher, DATA, steps=4, seed=0, lr=1e-3)
-    watched, _ = distil(teacher, DATA, steps=4, seed=0, lr=1e-3, curve_on=DATA.subset([0, 1, 2, 3]))
+    plain, _ = distil(teacher, DATA, _config(steps=4, lr=1e-3))
+    watched, _ = distil(teacher, DATA, _config(steps=4, lr=1e-3), curve_on=DATA.subset([0, 1, 2, 3]))
     assert torch.equal(_logits(plain, SENTENCES), _logits(watched, SENTENCES))
     curve = watched.details["curve"]
     steps = [step for step, _ in curve["points"]]
@@ -87,9 +95,20 @@ def test_a_distilled_student_learns_the_teacher_and_round_trips(tmp_path, teache
 
 
 def test_distil_records_its_losses_and_times_the_teacher_only_when_it_computes_the_targets(teacher):
-    student, losses = distil(teacher, DATA, steps=3, seed=0)
+    student, losses = distil(teacher, DATA, _config(steps=3))
     assert len(losses) == 3 and student.details["losses"] == [round(x, 5) for x in losses]
     assert "teacher_seconds" in student.details  # computed (and timed) inside, since none were given
-    given, given_losses = distil(teacher, DATA, steps=3, seed=0, targets=teacher_logits(teacher, DATA))
+    given, given_losses = distil(teacher, DATA, _config(steps=3), targets=teacher_logits(teacher, DATA))
     assert len(given_losses) == 3 and "teacher_seconds" not in given.details
     assert given_losses == losses  # the same targets, whoever computed them
+
+
+def test_distilling_with_alpha_zero_is_fine_tuning_on_the_labels(teacher):
+    config = _config(steps=4, lr=1e-3, alpha=0.0, warmup=0.25, seed=3)
+    distilled, losses = distil(teacher, DATA, config)
+    plain = student_from_teacher(teacher)
+    plain_losses = fine_tune(plain, DATA, 4, lr=1e-3, warmup=0.25, seed=3)
+    assert losses == pytest.approx(plain_losses, rel=1e-5)
+    torch.testing.assert_close(_logits(distilled, SENTENCES), _logits(plain, SENTENCES))
+    moved = distil(teacher, DATA, replace(config, alpha=0.9))[0]  # the teacher's targets count again
+    assert not torch.allclose(_logits(moved, SENTENCES), _logits(plain, SENTENCES))

@@ -9,7 +9,7 @@ import pytest
 from helpers import VARIANTS, run_comparison
 from helpers.routes.pipeline import build_comparison_routes
 from helpers.core.fingerprints import function_digest, module_closure
-from helpers.routes.configs import MixedInt8
+from helpers.methods.configs import MixedInt8
 from helpers.routes.keys import BuildData, build_key, measurement_key
 
 DATA = BuildData(model="m", calibration="c", train="t", threads=2)

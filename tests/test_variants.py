@@ -256,7 +256,7 @@ def test_histogram_calibration_never_widens_the_min_max_range(tiny_bert):
 
 
 def test_a_route_this_machine_cannot_run_is_recorded_as_skipped(tmp_path, tiny_bert):
-    from helpers.routes.configs import DynamicInt8
+    from helpers.methods.configs import DynamicInt8
 
     absent = Variant("int8_imaginary", "INT8 imaginary", "needs hardware this machine lacks", "int8",
                      lambda _run: DynamicInt8(), lambda clf, config, _: (clf, {}), lambda clf, d: d,

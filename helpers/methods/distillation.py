@@ -14,9 +14,9 @@ from ..core.errors import BookError
 from ..core.models import Classifier
 from ..data.sst2 import SentimentData
 from ..measure.evaluation import predict
+from .configs import Distilled
 from .pruning import with_layers
 from .training import Loss, accuracy_curve, fine_tune
-
 
 
 def teacher_logits(teacher: Classifier, data: SentimentData, batch_size: int = 64) -> torch.Tensor:
@@ -55,30 +55,33 @@ def distillation_loss(soft_targets: torch.Tensor, temperature: float = 2.0, alph
     return loss
 
 
-def distil(teacher: Classifier, train: SentimentData, steps: int, seed: int = 0, temperature: float = 2.0,
-           alpha: float = 0.5, lr: float = 1e-4, warmup: float = 0.06, progress: bool = False,
+def distil(teacher: Classifier, train: SentimentData, config: Distilled, progress: bool = False,
            targets: torch.Tensor | None = None,
            curve_on: SentimentData | None = None) -> tuple[Classifier, list[float]]:
-    """A student of alternate teacher layers trained for `steps` batches of `train` on the distillation loss
-    (the teacher's logits computed once); returns it and every step's loss.
+    """A student of alternate teacher layers trained on `train` as `config` says (steps, temperature,
+    alpha, learning rate, warm-up, seed; its `train_sentences` are the caller's to take), on the
+    distillation loss with the teacher's logits computed once; returns it and every step's loss.
+    With `alpha` 0 that loss is the labels' cross-entropy alone: the same trainer, without a teacher.
 
     The book's build trains it once, for the `distilled` route, and keeps it in the store under a key of
-    everything it was trained from; the distillation chapter loads that route. `targets`: `teacher_logits(teacher, train)`
-    if the caller has them already (else computed here, and timed). `curve_on`: sentences whose accuracy
-    is recorded along the way (`accuracy_curve`, in `details["curve"]`), for reading only."""
+    everything it was trained from; the distillation chapter loads that route. `targets`:
+    `teacher_logits(teacher, train)` if the caller has them already (else computed here, and timed).
+    `curve_on`: sentences whose accuracy is recorded along the way (`accuracy_curve`, in
+    `details["curve"]`), for reading only."""
     student = student_from_teacher(teacher)
     details = {"student_layers": len(encoder_layers(student.model)),
                "teacher_layers": len(encoder_layers(teacher.model))}
     losses: list[float] = []
+    steps = config.steps
     if steps:
         if targets is None:
             start = time.perf_counter()
             targets = teacher_logits(teacher, train)
             details["teacher_seconds"] = round(time.perf_counter() - start, 3)
         curve, after_step = accuracy_curve(student, curve_on, steps) if curve_on is not None else ([], None)
-        losses = fine_tune(student, train, steps, lr=lr, seed=seed, progress=progress, desc="distilling",
-                           loss=distillation_loss(targets, temperature, alpha), warmup=warmup,
-                           after_step=after_step)
+        losses = fine_tune(student, train, steps, lr=config.lr, seed=config.seed, progress=progress,
+                           desc="distilling", loss=distillation_loss(targets, config.temperature, config.alpha),
+                           warmup=config.warmup, after_step=after_step)
         details["losses"] = [round(x, 5) for x in losses]
         if curve:
             details["curve"] = {"sentences": len(curve_on), "split": curve_on.split,

@@ -16,6 +16,7 @@ from torch import nn
 
 from ..core.anatomy import model_inputs
 from ..core.errors import BookError
+from .configs import Onnx
 
 ONNX_SUBDIR = "onnx"  # the layout transformers.js reads: <dir>/onnx/model.onnx, model_quantized.onnx
 MATMUL_OPS = {"MatMul", "Gemm", "MatMulInteger", "DynamicQuantizeMatMul", "QLinearMatMul", "MatMulIntegerToFloat",
@@ -127,10 +128,10 @@ def optimize_onnx(source: str | Path, target: str | Path, config) -> tuple[Path,
     return Path(target), fused
 
 
-def quantize_onnx_dynamic(source: str | Path, target: str | Path, weight_type: str = "QInt8",
-                          per_channel: bool = False, reduce_range: bool = False) -> Path:
-    """ONNX Runtime's dynamic quantization: 8-bit weights (`QuantType[weight_type]`, per output channel or
-    per tensor, on a 7-bit range with `reduce_range`) for MatMul and Gather (the embeddings too)."""
+def quantize_onnx_dynamic(source: str | Path, target: str | Path, config: Onnx = Onnx(quantized=True)) -> Path:
+    """ONNX Runtime's dynamic quantization with the settings of `config`: 8-bit weights
+    (`QuantType[config.weight_type]`, per output channel or per tensor, on a 7-bit range with
+    `reduce_range`) for MatMul and Gather (the embeddings too)."""
     import logging
 
     import onnx
@@ -141,8 +142,8 @@ def quantize_onnx_dynamic(source: str | Path, target: str | Path, weight_type: s
     root.setLevel(logging.ERROR)  # its "consider pre-processing" hint concerns shape inference, not accuracy
     try:
         # shape inference cannot type the optimizer's fused operators: tensors it cannot type are FLOAT
-        quantize_dynamic(str(source), str(target), weight_type=QuantType[weight_type], per_channel=per_channel,
-                         reduce_range=reduce_range, extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT})
+        quantize_dynamic(str(source), str(target), weight_type=QuantType[config.weight_type],
+                         per_channel=config.per_channel, reduce_range=config.reduce_range, extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT})
     finally:
         root.setLevel(level)
     return Path(target)

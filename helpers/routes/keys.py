@@ -17,7 +17,7 @@ import torch
 from ..core.fingerprints import (digest, function_digest, library_versions, model_digest, sentences_digest,
                                  source_digest)
 from ..measure.environment import cpu_model_and_flags
-from .configs import RouteConfig
+from ..methods.configs import RouteConfig
 from .variants import Variant
 
 

@@ -22,7 +22,8 @@ from ..measure.measurement import measure_variant
 from ..measure.profiles import Profile, latency_sentences, profile_examples, resolve_profile
 from ..measure.statistics import add_statistics
 from .record import make_record, write_json
-from .configs import RouteConfig, RunSettings
+from ..methods.configs import RouteConfig
+from .configs import RunSettings
 from .headline import time_headline
 from .keys import BuildData, build_key, measurement_key, measurement_settings
 from .store import Store, made_here

@@ -32,8 +32,9 @@ from ..methods.quantization import load_quantized, quantize_dynamic_int8, quanti
 from ..methods.static_quantization import ExportedClassifier, load_static, quantize_static_int8, save_static
 from ..methods.openvino import openvino_missing
 from .record import BASELINE
-from .configs import (AsLoaded, Compiled, Distilled, DynamicInt8, MixedInt8, Onnx, OpenVino, PrunedHeads,
-                      RouteConfig, RunSettings, StaticInt8, TorchaoInt8)
+from ..methods.configs import (AsLoaded, Compiled, Distilled, DynamicInt8, MixedInt8, Onnx, OpenVino, PrunedHeads,
+                               RouteConfig, StaticInt8, TorchaoInt8)
+from .configs import RunSettings
 
 ROUTE_FILE = MANIFEST  # in every saved route's folder: the route, its config, what it chose, how it was saved
 
@@ -82,10 +83,6 @@ class Variant:
         return next((reason for check in self.requirements if (reason := check())), None)
 
 
-def _with_model(clf: Classifier, model) -> Classifier:
-    return clf.with_model(model)
-
-
 def _first(sentences: list[str], n: int, what: str) -> list[str]:
     """The first `n` train sentences a build's config asks for; refuses fewer."""
     if len(sentences) < n:
@@ -114,11 +111,11 @@ def _as_loaded(clf, _config, _inputs):
 
 
 def _compiled(clf, config, _inputs):
-    return _with_model(clf, compile_and_warm(clf.model, clf.tokenizer, clf.max_length, config.batch_sizes)), {}
+    return clf.with_model(compile_and_warm(clf.model, clf.tokenizer, clf.max_length, config.batch_sizes)), {}
 
 
 def _dynamic(clf, config, _inputs):
-    return _with_model(clf, quantize_dynamic_int8(clf.model, embeddings=config.embeddings)), {}
+    return clf.with_model(quantize_dynamic_int8(clf.model, embeddings=config.embeddings)), {}
 
 
 def _mixed(clf, config, inputs):
@@ -154,8 +151,7 @@ def _distilled(clf, config, inputs):
     from ..methods.distillation import distil
 
     train = _first_examples(inputs.train, config.train_sentences, "distilled")
-    student, _losses = distil(clf, train, config.steps, seed=config.seed, temperature=config.temperature,
-                              alpha=config.alpha, lr=config.lr, warmup=config.warmup, curve_on=inputs.examples)
+    student, _losses = distil(clf, train, config, curve_on=inputs.examples)
     return student, student.details
 
 
@@ -163,14 +159,14 @@ def _static(clf, config, inputs):
     calibration = _first(inputs.calibration, config.calibration_sentences, "int8_static")
     model = quantize_static_int8(clf.model, clf.tokenizer, clf.max_length, calibration, config.observer)
     graph = compile_and_warm(model.graph, clf.tokenizer, clf.max_length, config.batch_sizes)
-    return _with_model(clf, ExportedClassifier(graph, model.config, model.input_names)), {}
+    return clf.with_model(ExportedClassifier(graph, model.config, model.input_names)), {}
 
 
 def _torchao(clf, config, _inputs):
     model = quantize_torchao_int8(clf.model)
     if config.compiled:
         model = compile_and_warm(model, clf.tokenizer, clf.max_length, config.batch_sizes)
-    return _with_model(clf, model), {}
+    return clf.with_model(model), {}
 
 
 def _onnx(clf, config, inputs):
@@ -180,9 +176,8 @@ def _onnx(clf, config, inputs):
     if config.optimized:
         path, chosen["fused_operators"] = optimize_onnx(path, scratch / "model_optimized.onnx", clf.model.config)
     if config.quantized:
-        path = quantize_onnx_dynamic(path, scratch / f"{path.stem}_quantized.onnx", config.weight_type,
-                                     config.per_channel, config.reduce_range)
-    return _with_model(clf, OrtModel(path, clf.model.config, inputs.threads)), chosen
+        path = quantize_onnx_dynamic(path, scratch / f"{path.stem}_quantized.onnx", config)
+    return clf.with_model(OrtModel(path, clf.model.config, inputs.threads)), chosen
 
 
 def _openvino(clf, config, inputs):
@@ -192,7 +187,7 @@ def _openvino(clf, config, inputs):
     if config.quantized:
         calibration = _first(inputs.calibration, config.calibration_sentences, "openvino_int8")
         model = quantize_nncf(model, clf.tokenizer, calibration, clf.max_length)
-    return _with_model(clf, OvModel(model, clf.model.config, inputs.threads)), {}
+    return clf.with_model(OvModel(model, clf.model.config, inputs.threads)), {}
 
 
 # --- savers and loaders ---------------------------------------------------------------------------
@@ -202,7 +197,7 @@ def _save_fp32(clf, directory):
 
 
 def _save_eager_quantized(clf, directory):
-    return save_quantized(_with_model(clf, uncompiled(clf.model)), directory) / "quantized_state_dict.pt"
+    return save_quantized(clf.with_model(uncompiled(clf.model)), directory) / "quantized_state_dict.pt"
 
 
 def _load_eager_quantized(directory, _threads):
