@@ -178,7 +178,7 @@ def test_the_closing_chapter_and_the_intro_quote_this_builds_routes(browser):
               smallest["label"], f"{smallest['size_pct']:.0f}%"]
     expected = {
         "book/intro": common + [display_name(record["model"])],
-        "chapters/13_choosing_a_route": common + [f"{shape_fp32['size_mib']:.1f} MiB"]
+        "chapters/14_choosing_a_route": common + [f"{shape_fp32['size_mib']:.1f} MiB"]
         + [r["label"] for r in rows.values()],
     }
     assert_pages_show(browser, expected, "this build's records")
@@ -205,7 +205,7 @@ def test_the_machine_gallery_and_the_advice_per_instruction_set_are_the_committe
         "chapters/12_int8_on_your_cpu": [r["machine"]["cpu"] for r in records]
         + [r["machine"]["int8_class"] for r in records]
         + [f"{optimized['latency']['median']:.2f} ms", optimized["config"]["preset"]],
-        "chapters/13_choosing_a_route": [a["deploy"] for a in advice_per_class(records)]
+        "chapters/14_choosing_a_route": [a["deploy"] for a in advice_per_class(records)]
         + [f"{a['vs best FP32']:.2f}" for a in advice_per_class(records)],
     }
     assert_pages_show(browser, expected, "results/machines and results/comparison.json")

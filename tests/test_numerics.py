@@ -58,3 +58,30 @@ def test_bad_arguments():
         choose_qparams(torch.ones(3), bits=1)
     with pytest.raises(BookError, match="per-channel"):
         choose_qparams(torch.ones(3), per_channel=True)
+
+
+def test_weights_share_a_scale_per_tensor_per_row_or_per_group(weights):
+    from helpers.core.numerics import fake_quantize_weight
+
+    for granularity in ("tensor", "channel", 8):
+        rounded = fake_quantize_weight(weights, 4, granularity)
+        groups = rounded.reshape({"tensor": (1, -1), "channel": (weights.shape[0], -1), 8: (-1, 8)}[granularity])
+        originals = weights.reshape(groups.shape)
+        for row, original in zip(groups, originals):  # each group: 16 levels, -8 to 7 steps of max |w| / 7.5
+            step = original.abs().max() / 7.5
+            levels = torch.round(row / step)
+            assert torch.allclose(row, levels * step, atol=1e-5) and -8 <= levels.min() and levels.max() <= 7
+    error = {g: quantization_error(weights, fake_quantize_weight(weights, 4, g))["sqnr_db"]
+             for g in ("tensor", "channel", 8)}
+    assert error["tensor"] < error["channel"] < error[8]  # finer scales, less noise
+    sqnr = [quantization_error(weights, fake_quantize_weight(weights, b, 8))["sqnr_db"] for b in (8, 6, 4)]
+    assert 5 < (sqnr[0] - sqnr[2]) / 4 < 7  # about 6 dB a bit
+
+
+def test_groups_must_divide_the_rows(weights):
+    from helpers.core.numerics import fake_quantize_weight
+
+    with pytest.raises(BookError, match="group size dividing the 24"):
+        fake_quantize_weight(weights, 4, 16)
+    with pytest.raises(BookError, match="2 dimensions"):
+        fake_quantize_weight(weights[0], 4, "channel")

@@ -68,7 +68,7 @@ def test_the_registry_holds_the_routes_later_chapters_rely_on():
     assert {"int8_dynamic", "int8_dynamic_embeddings", "int8_static", "torchao_int8", "torchao_int8_compiled",
             "onnx_fp32", "onnx_int8_dynamic", "fp32_compiled"} <= set(VARIANTS)
     for v in VARIANTS.values():
-        assert v.label and v.method and v.deploys and v.api and v.precision in ("fp32", "int8")
+        assert v.label and v.method and v.deploys and v.api and v.precision in ("fp32", "bf16", "int8", "int4")
     assert [v.name for v in select_variants("onnx_int8_dynamic, int8_dynamic")] == ["fp32", "int8_dynamic",
                                                                                   "onnx_int8_dynamic"]
     with pytest.raises(BookError, match="Unknown variant"):
@@ -116,7 +116,7 @@ def test_a_compiled_route_saves_the_model_it_compiled(request, tmp_path, fixture
 
 
 @pytest.mark.parametrize("name", ["int8_dynamic_embeddings", "torchao_int8", "onnx_int8_dynamic", "int8_static",
-                                  "onnx_int8_optimized", "openvino_int8"])
+                                  "onnx_int8_optimized", "openvino_int8", "onnx_int4_weights"])
 def test_routes_on_the_shared_model_agree_with_fp32_and_round_trip(tmp_path, shared_model, name):
     fp32 = load_classifier(str(shared_model))
     built = build(name, fp32, tmp_path)
@@ -194,13 +194,41 @@ def test_eight_bit_embeddings_shrink_the_model_below_linear_only_int8(tmp_path, 
 
 
 @pytest.mark.parametrize("name", ["fp32", "int8_dynamic", "int8_static", "onnx_int8_dynamic", "torchao_int8",
-                                  "openvino_fp32", "openvino_int8"])
+                                  "openvino_fp32", "openvino_int8", "onnx_int4_weights"])
 def test_parameter_groups_account_for_the_model_size(tmp_path, tiny_bert, name):
     built = build(name, load_classifier(str(tiny_bert)), tmp_path)
     groups = parameter_breakdown(built.model)
     counted = sum(g["bytes"] for g in groups.values())
     assert groups["embeddings"]["bytes"] > 0 and groups["linear"]["bytes"] > 0
     assert 0.8 * model_bytes(built.model) <= counted <= model_bytes(built.model)
+
+
+def test_bf16_halves_every_weight_and_reloads_in_bf16(tmp_path, tiny_distilbert):
+    fp32 = load_classifier(str(tiny_distilbert))
+    built = build("bf16", fp32, tmp_path)
+    back = save_and_load_route("bf16", built, {}, tmp_path / "saved")
+    assert {p.dtype for p in back.model.parameters()} == {torch.bfloat16}
+    assert abs(model_bytes(back.model) - model_bytes(fp32.model) / 2) < 0.01 * model_bytes(fp32.model)
+    reason = VARIANTS["bf16"].unavailable()  # skipped exactly where the CPU has no bfloat16 units
+    assert (reason is None) == (torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported())
+
+
+def test_four_bit_weights_store_every_matmul_and_embedding_table_in_blocks_of_four_bits(tmp_path, shared_model):
+    from helpers.methods.onnx_runtime import onnx_operator_counts
+
+    fp32 = load_classifier(str(shared_model))
+    built = build("onnx_int4_weights", fp32, tmp_path)
+    ops = onnx_operator_counts(built.model.path)
+    layers = fp32.model.config.num_hidden_layers
+    assert ops["MatMulNBits"] == 6 * layers  # Q, K, V, the attention output and both feed-forward weights
+    assert ops["GatherBlockQuantized"] == 3  # word, position and token-type tables
+    groups = parameter_breakdown(built.model)
+    fp32_groups = parameter_breakdown(fp32.model)
+    # 4 bits and a 32-bit scale per 128 weights: 4.25 bits a weight; the Linear group also keeps its FP32 biases
+    # and the pooler and classifier (Gemm, which the quantizer leaves alone)
+    assert groups["embeddings"]["bytes"] < 0.14 * fp32_groups["embeddings"]["bytes"]
+    assert groups["linear"]["bytes"] < 0.16 * fp32_groups["linear"]["bytes"]
+    assert model_bytes(built.model) < 0.15 * model_bytes(fp32.model)
 
 
 def test_pruned_and_distilled_routes_shrink_the_model_and_need_labelled_train_sentences(tmp_path, tiny_bert):

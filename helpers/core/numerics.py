@@ -77,3 +77,18 @@ def quantization_error(x: torch.Tensor, x_hat: torch.Tensor) -> dict[str, float]
     noise = err.pow(2).mean()
     sqnr = float("inf") if noise == 0 else float(10 * torch.log10(signal / noise))
     return {"max_abs": float(err.abs().max()), "rmse": float(noise.sqrt()), "sqnr_db": sqnr}
+
+
+def fake_quantize_weight(w: torch.Tensor, bits: int, granularity: str | int = "channel") -> torch.Tensor:
+    """Round-trip a Linear weight `[out, in]` through a symmetric b-bit grid with one scale per tensor
+    (`"tensor"`), per output row (`"channel"`) or per group of `granularity` consecutive inputs of a row
+    (an int: the block-wise scales of 4-bit formats such as ONNX Runtime's MatMulNBits)."""
+    if w.dim() != 2:
+        raise BookError(f"a Linear weight has 2 dimensions; this one has {w.dim()}.")
+    if granularity in ("tensor", "channel"):
+        return fake_quantize(w, bits, per_channel=granularity == "channel")[0]
+    if not isinstance(granularity, int) or granularity < 1 or w.shape[1] % granularity:
+        raise BookError(f"granularity must be 'tensor', 'channel' or a group size dividing the {w.shape[1]} "
+                        f"inputs of each row; got {granularity!r}.")
+    groups = w.reshape(-1, granularity)  # each row of `groups` is one group of one output row
+    return fake_quantize(groups, bits, per_channel=True)[0].reshape(w.shape)

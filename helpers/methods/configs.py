@@ -25,6 +25,11 @@ class AsLoaded(RouteConfig):
 
 
 @dataclass(frozen=True, kw_only=True)
+class BFloat16(RouteConfig):
+    """Every weight and every product in bfloat16: FP32's exponent, 8 bits of mantissa, half the bytes."""
+
+
+@dataclass(frozen=True, kw_only=True)
 class Compiled(RouteConfig):
     """`torch.compile` (inductor, freezing, dynamic shapes), compiled up front for `batch_sizes`."""
 
@@ -79,6 +84,23 @@ class Onnx(RouteConfig):
     per_channel: bool = False
     reduce_range: bool = False
     preset: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class OnnxNBits(RouteConfig):
+    """Exported to ONNX at `opset` (attention unfused, so Q, K and V stay MatMuls), then ONNX Runtime's
+    block-wise weight-only quantization: every MatMul weight, and with `embeddings` every embedding table,
+    in `bits` bits with one scale per `block_size` inputs (`symmetric`: no zero-points), run by its
+    MatMulNBits and GatherBlockQuantized kernels; `accuracy_level` 4 lets MatMulNBits multiply in INT8
+    where the CPU can. The defaults are ONNX Runtime's block size and the symmetric grid of the book's
+    bit-width sweep: nothing here was tuned on validation."""
+
+    opset: int = 17
+    bits: int = 4
+    block_size: int = 128
+    symmetric: bool = True
+    accuracy_level: int = 4
+    embeddings: bool = True
 
 
 @dataclass(frozen=True, kw_only=True)

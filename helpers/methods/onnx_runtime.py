@@ -16,13 +16,14 @@ from torch import nn
 
 from ..core.anatomy import model_inputs
 from ..core.errors import BookError
-from .configs import Onnx
+from .configs import Onnx, OnnxNBits
 
 ONNX_SUBDIR = "onnx"  # the layout transformers.js reads: <dir>/onnx/model.onnx, model_quantized.onnx
 MATMUL_OPS = {"MatMul", "Gemm", "MatMulInteger", "DynamicQuantizeMatMul", "QLinearMatMul", "MatMulIntegerToFloat",
-              "Attention", "QAttention"}  # the fused attention reads the Q, K, V weights
+              "Attention", "QAttention", "MatMulNBits"}  # the fused attention reads the Q, K, V weights
 FILES = {"fp32": "model.onnx", "int8_dynamic": "model_quantized.onnx",
-         "fp32_optimized": "model_optimized.onnx", "int8_optimized": "model_optimized_quantized.onnx"}
+         "fp32_optimized": "model_optimized.onnx", "int8_optimized": "model_optimized_quantized.onnx",
+         "int4_weights": "model_q4.onnx"}
 
 # ONNX Runtime's dynamic INT8 settings per instruction set, chosen as Hugging Face Optimum's
 # `AutoQuantizationConfig` presets choose them: UINT8 activations always; INT8 weights where the CPU multiplies
@@ -149,6 +150,31 @@ def quantize_onnx_dynamic(source: str | Path, target: str | Path, config: Onnx =
     return Path(target)
 
 
+def quantize_onnx_nbits(source: str | Path, target: str | Path, config: OnnxNBits = OnnxNBits()) -> Path:
+    """ONNX Runtime's block-wise weight-only quantization with the settings of `config`: MatMul weights
+    become MatMulNBits (`config.bits` bits, one scale per `config.block_size` inputs), and with
+    `config.embeddings` the embedding tables become GatherBlockQuantized (blocks along the hidden axis)."""
+    import logging
+
+    import numpy as np
+    import onnx
+
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    from onnxruntime.quantization.matmul_nbits_quantizer import MatMulNBitsQuantizer
+
+    root.handlers[:], root.level = handlers, level  # its import sets the root logger to INFO (basicConfig)
+    ops = ("MatMul", "Gather") if config.embeddings else ("MatMul",)
+    quantizer = MatMulNBitsQuantizer(onnx.load(str(source)), bits=config.bits, block_size=config.block_size,
+                                     is_symmetric=config.symmetric, accuracy_level=config.accuracy_level,
+                                     op_types_to_quantize=ops, quant_axes=(("MatMul", 0), ("Gather", 1)))
+    with np.errstate(invalid="ignore"):  # an all-zero row (a padding embedding) has scale 0: it stores zeros
+        quantizer.process()
+    Path(target).parent.mkdir(parents=True, exist_ok=True)
+    quantizer.model.save_model_to_file(str(target), use_external_data_format=False)
+    return Path(target)
+
+
 class OrtModel:
     """An ONNX Runtime session that answers like a transformers model: `model(**batch).logits`."""
 
@@ -198,21 +224,26 @@ def onnx_breakdown(path: str | Path) -> dict[str, dict[str, int]]:
 
     graph = onnx.load(str(path)).graph
     readers: dict[str, set[str]] = {}
+    per_byte: dict[str, int] = {}  # MatMulNBits packs 8 // bits weights into each byte of its weight input
     for node in graph.node:
         for name in node.input:
             readers.setdefault(name, set()).add(node.op_type)
+        if node.op_type == "MatMulNBits":
+            bits = next(a.i for a in node.attribute if a.name == "bits")
+            per_byte[node.input[1]] = 8 // bits
     groups = {g: {"params": 0, "bytes": 0} for g in ("embeddings", "linear", "other")}
     for init in graph.initializer:
         ops = readers.get(init.name, set())
-        array = numpy_helper.to_array(init)
+        array = numpy_helper.to_array(init)  # 4-bit types come back one value per byte
+        stored = len(init.raw_data) or array.nbytes
         if "_embeddings" in init.name:  # word_, position_, token_type_embeddings (quantized ones too)
             group = "embeddings"
         elif ops & MATMUL_OPS or (init.name.endswith(".bias") and "LayerNorm" not in init.name):
             group = "linear"
         else:
             group = "other"
-        groups[group]["params"] += int(array.size)
-        groups[group]["bytes"] += int(array.nbytes)
+        groups[group]["params"] += int(array.size) * per_byte.get(init.name, 1)
+        groups[group]["bytes"] += int(stored)
     return groups
 
 

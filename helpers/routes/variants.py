@@ -27,13 +27,13 @@ from ..data.sst2 import SentimentData
 from ..methods.compiling import compile_and_warm, compiler_missing
 from ..measure.environment import cpu_model_and_flags
 from ..methods.onnx_runtime import (ORT_PRESETS, OrtModel, export_onnx, onnxruntime_missing, optimize_onnx, ort_preset,
-                                   quantize_onnx_dynamic, save_onnx)
+                                   quantize_onnx_dynamic, quantize_onnx_nbits, save_onnx)
 from ..methods.quantization import load_quantized, quantize_dynamic_int8, quantize_torchao_int8, save_quantized
 from ..methods.static_quantization import ExportedClassifier, load_static, quantize_static_int8, save_static
 from ..methods.openvino import openvino_missing
 from .record import BASELINE
-from ..methods.configs import (AsLoaded, Compiled, Distilled, DynamicInt8, MixedInt8, Onnx, OpenVino, PrunedHeads,
-                               RouteConfig, StaticInt8, TorchaoInt8)
+from ..methods.configs import (AsLoaded, BFloat16, Compiled, Distilled, DynamicInt8, MixedInt8, Onnx, OnnxNBits, OpenVino,
+                               PrunedHeads, RouteConfig, StaticInt8, TorchaoInt8)
 from .configs import RunSettings
 
 ROUTE_FILE = MANIFEST  # in every saved route's folder: the route, its config, what it chose, how it was saved
@@ -62,7 +62,7 @@ class Variant:
     name: str
     label: str
     method: str  # one line: what the route does
-    precision: str  # "fp32" or "int8"
+    precision: str  # "fp32", "bf16", "int8" or "int4" (the weights' narrowest type)
     configure: Callable[[RunSettings], RouteConfig]  # every setting the build uses, for this run
     build: Callable[[Classifier, RouteConfig, BuildInputs], Built]
     save: Callable[[Classifier, Path], Path]  # returns the weights file
@@ -76,7 +76,7 @@ class Variant:
     compiled: bool = False
     requirements: tuple[Callable[[], str | None], ...] = ()
     parent: str | None = None  # the route whose built model this one starts from (None: the FP32 model)
-    chapter: int = 13  # the chapter that introduces it: no table or figure shows it before
+    chapter: int = 14  # the chapter that introduces it: no table or figure shows it before
 
     def unavailable(self) -> str | None:
         """Why this route cannot run on this machine, or None."""
@@ -98,6 +98,15 @@ def _first_examples(train: SentimentData, n: int | None, what: str) -> Sentiment
     return train if len(train) == n else train.subset(list(range(n)))
 
 
+def _no_bf16_units() -> str | None:
+    """Why bfloat16 would not pay here: a CPU without AVX-512 BF16 or AMX converts every bfloat16 product
+    to FP32 and back, slower than FP32 itself."""
+    if not (torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported()):
+        return ("this CPU has neither AVX-512 BF16 nor AMX, so PyTorch would compute each bfloat16 product "
+                "in FP32 and convert it back, slower than FP32 itself")
+    return None
+
+
 def _not_x86() -> str | None:
     if platform.machine().lower() not in ("x86_64", "amd64"):
         return f"the x86 inductor quantizer needs an x86-64 CPU; this is {platform.machine()}"
@@ -112,6 +121,12 @@ def _as_loaded(clf, _config, _inputs):
 
 def _compiled(clf, config, _inputs):
     return clf.with_model(compile_and_warm(clf.model, clf.tokenizer, clf.max_length, config.batch_sizes)), {}
+
+
+def _bf16(clf, _config, _inputs):
+    import copy
+
+    return clf.with_model(copy.deepcopy(clf.model).to(torch.bfloat16).eval()), {}
 
 
 def _dynamic(clf, config, _inputs):
@@ -178,6 +193,13 @@ def _onnx(clf, config, inputs):
     if config.quantized:
         path = quantize_onnx_dynamic(path, scratch / f"{path.stem}_quantized.onnx", config)
     return clf.with_model(OrtModel(path, clf.model.config, inputs.threads)), chosen
+
+
+def _onnx_nbits(clf, config, inputs):
+    scratch = Path(inputs.scratch)
+    path = export_onnx(clf.model, clf.tokenizer, scratch / "model.onnx", config.opset)
+    path = quantize_onnx_nbits(path, scratch / "model_q4.onnx", config)
+    return clf.with_model(OrtModel(path, clf.model.config, inputs.threads)), {}
 
 
 def _openvino(clf, config, inputs):
@@ -284,6 +306,11 @@ def _load_fp32(directory, _threads):
     return load_classifier(str(directory))
 
 
+def _load_bf16(directory, _threads):
+    clf = load_classifier(str(directory))  # transformers loads FP32; the saved values are bfloat16 exactly
+    return clf.with_model(clf.model.to(torch.bfloat16))
+
+
 # --- configs from the run's settings -------------------------------------------------------------
 
 def _compiled_config(run: RunSettings) -> Compiled:
@@ -379,6 +406,14 @@ VARIANTS: dict[str, Variant] = {v.name: v for v in (
             "set suits (Optimum's presets)", "int8", _onnx_optimized_int8_config, _onnx,
             _onnx_saver("int8_optimized"), _onnx_loader("int8_optimized"), "#7b1e1e", ".onnx file + onnxruntime",
             "maintained", requirements=(onnxruntime_missing,), chapter=8),
+    Variant("onnx_int4_weights", "4-bit weights (ONNX Runtime)",
+            "ONNX Runtime's block-wise weight-only quantization: MatMul weights and embedding tables in 4 bits, "
+            "one scale per block of 128 (MatMulNBits, GatherBlockQuantized)", "int4",
+            lambda _run: OnnxNBits(), _onnx_nbits, _onnx_saver("int4_weights"), _onnx_loader("int4_weights"),
+            "#e67e22", ".onnx file + onnxruntime", "maintained", requirements=(onnxruntime_missing,), chapter=13),
+    Variant("bf16", "BF16 (PyTorch)", "the FP32 model cast to bfloat16: every weight and product in 16 bits",
+            "bf16", lambda _run: BFloat16(), _bf16, _save_fp32, _load_bf16, "#16a085", "safetensors + transformers",
+            "maintained", requirements=(_no_bf16_units,), chapter=13),
     Variant("openvino_fp32", "FP32 OpenVINO", "the ONNX export read and compiled by OpenVINO for this CPU, FP32",
             "fp32", lambda _run: OpenVino(), _openvino, _save_openvino, _load_openvino, "#5b2a86",
             "OpenVINO IR (.xml + .bin) + openvino", "maintained", requirements=(onnxruntime_missing, openvino_missing),

@@ -409,3 +409,43 @@ def plot_build_time(rows: list[dict], title: str):
     ax.margins(x=0.18)
     fig.tight_layout()
     return fig
+
+
+_GRANULARITY_COLORS = ("#b5521b", "#e8a33d", "#2e86ab", "#3d7f32")  # coarsest to finest scales
+
+
+def plot_bit_sweep(rows: list[dict], fp32_accuracy: float, title: str):
+    """Accuracy against weight bits, one line per granularity (rows: bits, granularity, accuracy), FP32 and
+    one point below it dashed: where each way of sharing a scale falls off the cliff."""
+    fig, ax = plt.subplots(figsize=(7.5, 4.0))
+    names = list(dict.fromkeys(r["granularity"] for r in rows))
+    for name, tint in zip(names, _GRANULARITY_COLORS * 2):
+        mine = sorted((r for r in rows if r["granularity"] == name), key=lambda r: r["bits"])
+        ax.plot([r["bits"] for r in mine], [100 * r["accuracy"] for r in mine], "o-", color=tint, label=name)
+    ax.axhline(100 * fp32_accuracy, color=COLORS["fp32"], ls="--", lw=1.2, label="FP32")
+    ax.axhline(100 * fp32_accuracy - 1, color=COLORS["fp32"], ls=":", lw=1, label="FP32 − 1 point")
+    ax.axhline(50, color="0.6", lw=0.8)  # a coin: what a destroyed classifier scores on balanced labels
+    bits = sorted({r["bits"] for r in rows})
+    ax.set_xticks(bits, [str(b) for b in bits])
+    ax.xaxis.set_minor_locator(NullLocator())
+    ax.set(xlabel="bits per weight (every Linear; activations FP32)", ylabel="validation accuracy (%)",
+           title=title)
+    ax.legend(fontsize=8.5)
+    fig.tight_layout()
+    return fig
+
+
+def plot_outliers_vs_sqnr(rows: list[dict], columns: list[str], bits: int):
+    """Each Linear's weight SQNR at `bits` for each granularity in `columns`, against how far its largest
+    weight stands out (max |w| / RMS): shared scales suffer where one weight is far larger than the rest."""
+    fig, ax = plt.subplots(figsize=(7.5, 4.0))
+    for column, tint in zip(columns, _GRANULARITY_COLORS):
+        points = [r for r in rows if column in r]
+        ax.scatter([r["outlier_ratio"] for r in points], [r[column] for r in points], color=tint, alpha=0.75,
+                   label=column)
+    ax.set_xscale("log")
+    ax.set(xlabel="largest weight over the root mean square (log scale)",
+           ylabel=f"{bits}-bit weight SQNR (dB)", title=f"Every Linear layer at {bits} bits: outliers cost SQNR")
+    ax.legend(fontsize=8.5)
+    fig.tight_layout()
+    return fig
