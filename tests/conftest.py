@@ -98,12 +98,13 @@ def write_parquet(directory: Path, split: str, rows: dict, class_label: bool = T
 
 @pytest.fixture(scope="session")
 def tiny_data(tmp_path_factory, shared_data):
-    """Copies of real SST-2 sentences in the Hugging Face schema: 64 of train (the smoke profile calibrates
-    on 32), 30 of validation."""
+    """Copies of real SST-2 sentences in the Hugging Face schema: 256 of train (the smoke profile calibrates
+    on 32 and trains on 64; half of them are held out, and 24 of those have at least 12 words), 30 of
+    validation."""
     from helpers import load_sst2
 
     directory = tmp_path_factory.mktemp("sst2-small")
-    for name, n in (("train", 64), ("validation", 30)):
+    for name, n in (("train", 256), ("validation", 30)):
         split = load_sst2(str(shared_data), name)
         rows = {"sentence": split.sentences[:n], "label": split.labels[:n], "idx": list(range(n))}
         write_parquet(directory, name, rows)

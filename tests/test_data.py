@@ -2,7 +2,7 @@ import pytest
 
 from conftest import write_parquet
 from helpers import BookError, fixed_subset, load_sst2
-from helpers.data.sst2 import training_examples
+from helpers.data.sst2 import HELD_OUT_MIN_WORDS, HELD_OUT_ROWS, held_out_examples, training_examples
 
 
 def test_shared_validation_split_is_glue_sst2(shared_data):
@@ -35,6 +35,21 @@ def test_a_smaller_training_sample_is_the_start_of_a_larger_one(shared_data):
     assert training_examples(str(shared_data), 50, seed=1).sentences != small.sentences
     with pytest.raises(BookError, match="at least 1"):
         training_examples(str(shared_data), 0)
+
+
+def test_the_held_out_slice_is_never_trained_on_and_has_validation_like_length(shared_data):
+    train = training_examples(str(shared_data), None)
+    held = held_out_examples(str(shared_data), 300)
+    assert len(train) == 67_349 - HELD_OUT_ROWS and held.split == "train"
+    assert min(len(s.split()) for s in held.sentences) >= HELD_OUT_MIN_WORDS
+    seen = set(zip(train.sentences, train.labels))
+    # SST-2 train repeats a few phrases; whole sentences of 12 words or more almost never recur
+    assert sum((s, y) in seen for s, y in zip(held.sentences, held.labels)) <= 3
+    assert held_out_examples(str(shared_data), 100).sentences == held.sentences[:100]
+    with pytest.raises(BookError, match="held out"):
+        training_examples(str(shared_data), 67_349)
+    with pytest.raises(BookError, match="held-out train sentences of at least"):
+        held_out_examples(str(shared_data), HELD_OUT_ROWS)
 
 
 def _rows(sentences, labels):

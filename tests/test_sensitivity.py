@@ -7,7 +7,8 @@ from torch import nn
 from helpers import BookError, load_classifier
 from helpers.methods.quantization import quantize_dynamic_int8, quantized_linear_names
 from helpers.methods.sensitivity import (drift, keep_fp32, layer_sensitivity, linear_layer_names, mixed_precision_scan,
-                                 mixed_precision_tradeoff, pick_k, with_int8_layers)
+                                 mixed_precision_tradeoff, p_positive, pick_k,
+                                         with_int8_layers)
 
 SENTENCES = ["a gripping, beautifully acted drama", "flat and lifeless", "it is a movie , and it has a plot .",
              "not bad at all", "the cast is wonderful and the script is sharp , funny and sad", "tedious"]
@@ -40,24 +41,46 @@ def test_every_layer_is_ranked_and_keeping_all_in_fp32_means_no_drift(tiny_bert)
     scan = mixed_precision_scan(clf, ranking, SENTENCES, (0, n), batch_size=4)
     assert scan[1]["flipped"] == 0 and scan[1]["mean_abs_dp"] == 0  # every layer FP32: FP32 itself
     assert scan[0]["fp32_layers"] == [] and scan[1]["fp32_layers"] == [r["layer"] for r in ranking]
-    assert pick_k(scan, len(SENTENCES), max_flip_rate=0.0) == (0 if scan[0]["flipped"] == 0 else n)
+    with pytest.raises(BookError, match="labels"):
+        pick_k(scan)  # a scan without labels cannot choose
     with pytest.raises(BookError):
         mixed_precision_scan(clf, ranking, SENTENCES, (n + 1,))
     with pytest.raises(BookError, match="train split"):
         layer_sensitivity(clf, [])
 
 
+def test_k_is_the_smallest_with_the_best_held_out_accuracy(tiny_bert):
+    clf = load_classifier(str(tiny_bert))
+    ranking = layer_sensitivity(clf, SENTENCES, batch_size=4)
+    n = len(ranking)
+    positive = clf.positive_index
+    # labels that FP32 (k = n: every layer FP32) gets all right, so no k can beat it
+    labels = [positive if p > 0.5 else 1 - positive for p in p_positive(clf, SENTENCES, batch_size=4)]
+    scan = mixed_precision_scan(clf, ranking, SENTENCES, (0, 1, n), batch_size=4, labels=labels)
+    assert scan[-1]["accuracy"] == 1.0
+    assert pick_k(scan) == min(r["k"] for r in scan if r["accuracy"] == 1.0)
+    assert pick_k([{"k": 0, "accuracy": 0.9}, {"k": 2, "accuracy": 0.9}, {"k": 4, "accuracy": 0.8}]) == 0
+    assert pick_k([{"k": 0, "accuracy": 0.8}, {"k": 2, "accuracy": 0.9}, {"k": 4, "accuracy": 0.9}]) == 2
+    with pytest.raises(BookError, match="labels for"):
+        mixed_precision_scan(clf, ranking, SENTENCES, (0,), labels=[1])
+
+
 def test_int8_mixed_records_its_choice_and_round_trips(tmp_path, tiny_bert):
     import torch
 
-    from helpers import VARIANTS, BuildInputs, build_variant
+    from helpers import VARIANTS, BuildInputs, SentimentData, build_variant
 
     clf = load_classifier(str(tiny_bert))
     from helpers.routes.configs import RunSettings
 
-    config = VARIANTS["int8_mixed"].configure(RunSettings(calibration_sentences=len(SENTENCES)))
-    built, details, _ = build_variant(VARIANTS["int8_mixed"], clf, config, BuildInputs(SENTENCES, 1, tmp_path))
+    held_out = SentimentData(SENTENCES, [1, 0, 1, 1, 1, 0], ("negative", "positive"), "test", "train")
+    config = VARIANTS["int8_mixed"].configure(RunSettings(held_out_sentences=len(SENTENCES)))
+    with pytest.raises(BookError, match="held-out"):
+        build_variant(VARIANTS["int8_mixed"], clf, config, BuildInputs(SENTENCES, 1, tmp_path))
+    built, details, _ = build_variant(VARIANTS["int8_mixed"], clf, config,
+                                      BuildInputs([], 1, tmp_path, held_out=held_out))
     k = details["k"]
+    assert k == pick_k(details["scan"]) and all("accuracy" in r for r in details["scan"])
     assert details["fp32_layers"] == [r["layer"] for r in details["sensitivity"][:k]]
     kept = set(linear_layer_names(built.model))  # nn.Linear left in the quantized model: the FP32 ones
     assert kept == set(details["fp32_layers"])

@@ -66,3 +66,10 @@ def test_a_shape_record_is_measured_once_and_its_random_weights_are_not_stored(t
     third = run()
     assert third["routes"]["distilled_int8_dynamic"]["provenance"]["this_run"] == "measured"
     assert third["routes"]["distilled"]["provenance"]["this_run"] == "reused from the store"
+
+
+def test_the_smoke_profile_leaves_compiling_at_this_shape_to_the_full_build(tmp_path, shared_model, shared_data):
+    record = run_shape_comparison(str(shared_model), str(shared_data), "smoke", tmp_path / "s.json", threads=1,
+                                  variants="fp32_compiled", progress=False)
+    assert "full build does" in record["routes"]["fp32_compiled"]["skipped"]
+    assert "latency" in record["routes"]["fp32"]

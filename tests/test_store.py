@@ -12,7 +12,7 @@ from helpers.core.fingerprints import function_digest, module_closure
 from helpers.methods.configs import MixedInt8
 from helpers.routes.keys import BuildData, build_key, measurement_key
 
-DATA = BuildData(model="m", calibration="c", train="t", threads=2)
+DATA = BuildData(model="m", calibration="c", train="t", threads=2, held_out="h")
 ROUTES = ("int8_dynamic", "int8_mixed", "distilled", "pruned_heads")
 
 
@@ -25,7 +25,7 @@ def _run():
     from helpers import RunSettings
 
     return RunSettings(calibration_sentences=8, train_sentences=8, recovery_steps=2, distill_sentences=8,
-                       distill_steps=2)
+                       distill_steps=2, held_out_sentences=8)
 
 
 def changed(before, after):
@@ -35,13 +35,14 @@ def changed(before, after):
 def test_each_input_changes_exactly_the_keys_that_depend_on_it():
     base = keys()
     assert len(set(base.values())) == len(ROUTES)
-    assert changed(base, keys(BuildData("other weights", "c", "t", 2))) == set(ROUTES)
-    assert changed(base, keys(BuildData("m", "other sentences", "t", 2))) == {"int8_mixed"}
-    assert changed(base, keys(BuildData("m", "c", "other sentences", 2))) == {"distilled", "pruned_heads"}
+    assert changed(base, keys(BuildData("other weights", "c", "t", 2, "h"))) == set(ROUTES)
+    assert changed(base, keys(BuildData("m", "other sentences", "t", 2, "h"))) == set()  # none calibrates
+    assert changed(base, keys(BuildData("m", "c", "other sentences", 2, "h"))) == {"distilled", "pruned_heads"}
+    assert changed(base, keys(BuildData("m", "c", "t", 2, "other sentences"))) == {"int8_mixed"}
     # threads change the reduction order of what is computed from sentences, not a weight conversion
-    assert changed(base, keys(BuildData("m", "c", "t", 1))) == {"int8_mixed", "distilled", "pruned_heads"}
-    stricter = MixedInt8(dev_sentences=8, max_flip_rate=0.001)
-    assert changed(base, keys(configs={"int8_mixed": stricter})) == {"int8_mixed"}
+    assert changed(base, keys(BuildData("m", "c", "t", 1, "h"))) == {"int8_mixed", "distilled", "pruned_heads"}
+    fewer = MixedInt8(held_out_sentences=4)
+    assert changed(base, keys(configs={"int8_mixed": fewer})) == {"int8_mixed"}
     # a stacked route follows its parent's key
     child = VARIANTS["distilled_int8_dynamic"]
     config = child.configure(_run())

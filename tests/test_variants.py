@@ -23,7 +23,7 @@ CALIBRATION = ["a fine film", "an utterly tedious and overlong mess of a thrille
 TRAIN = SentimentData(CALIBRATION, [1, 0, 1, 0, 1], ("negative", "positive"), "test", "train")
 EAGER = [n for n, v in VARIANTS.items() if not v.compiled]
 RUN = RunSettings(calibration_sentences=len(CALIBRATION), train_sentences=len(TRAIN), recovery_steps=2,
-                  distill_sentences=len(TRAIN), distill_steps=2)
+                  distill_sentences=len(TRAIN), distill_steps=2, held_out_sentences=len(TRAIN))
 
 
 def logits(clf, sentences=SENTENCES):
@@ -44,7 +44,8 @@ def build_with_choice(name, clf, tmp_path):
     variant = VARIANTS[name]
     parent = build(variant.parent, clf, tmp_path) if variant.parent else None
     built, chosen, _ = build_variant(variant, clf, variant.configure(RUN), BuildInputs(CALIBRATION, 1, scratch,
-                                                                                       train=TRAIN), parent)
+                                                                                       train=TRAIN, held_out=TRAIN),
+                                       parent)
     return built, chosen
 
 
@@ -68,7 +69,7 @@ def test_the_registry_holds_the_routes_later_chapters_rely_on():
     assert {"int8_dynamic", "int8_dynamic_embeddings", "int8_static", "torchao_int8", "torchao_int8_compiled",
             "onnx_fp32", "onnx_int8_dynamic", "fp32_compiled"} <= set(VARIANTS)
     for v in VARIANTS.values():
-        assert v.label and v.method and v.deploys and v.api and v.precision in ("fp32", "bf16", "int8", "int4")
+        assert v.label and v.method and v.deploys and v.api and v.precision in ("fp32", "bf16", "int8", "int4", "int3")
     assert [v.name for v in select_variants("onnx_int8_dynamic, int8_dynamic")] == ["fp32", "int8_dynamic",
                                                                                   "onnx_int8_dynamic"]
     with pytest.raises(BookError, match="Unknown variant"):
@@ -116,7 +117,8 @@ def test_a_compiled_route_saves_the_model_it_compiled(request, tmp_path, fixture
 
 
 @pytest.mark.parametrize("name", ["int8_dynamic_embeddings", "torchao_int8", "onnx_int8_dynamic", "int8_static",
-                                  "onnx_int8_optimized", "openvino_int8", "onnx_int4_weights"])
+                                  "onnx_int8_optimized", "openvino_int8", "onnx_int4_weights",
+                                  "openvino_int4_weights"])
 def test_routes_on_the_shared_model_agree_with_fp32_and_round_trip(tmp_path, shared_model, name):
     fp32 = load_classifier(str(shared_model))
     built = build(name, fp32, tmp_path)
@@ -194,7 +196,7 @@ def test_eight_bit_embeddings_shrink_the_model_below_linear_only_int8(tmp_path, 
 
 
 @pytest.mark.parametrize("name", ["fp32", "int8_dynamic", "int8_static", "onnx_int8_dynamic", "torchao_int8",
-                                  "openvino_fp32", "openvino_int8", "onnx_int4_weights"])
+                                  "openvino_fp32", "openvino_int8", "onnx_int4_weights", "openvino_int4_weights"])
 def test_parameter_groups_account_for_the_model_size(tmp_path, tiny_bert, name):
     built = build(name, load_classifier(str(tiny_bert)), tmp_path)
     groups = parameter_breakdown(built.model)
@@ -227,6 +229,19 @@ def test_four_bit_weights_store_every_matmul_and_embedding_table_in_blocks_of_fo
     # 4 bits and a 32-bit scale per 128 weights: 4.25 bits a weight; the Linear group also keeps its FP32 biases
     # and the pooler and classifier (Gemm, which the quantizer leaves alone)
     assert groups["embeddings"]["bytes"] < 0.14 * fp32_groups["embeddings"]["bytes"]
+    assert groups["linear"]["bytes"] < 0.16 * fp32_groups["linear"]["bytes"]
+    assert model_bytes(built.model) < 0.15 * model_bytes(fp32.model)
+
+
+def test_nncf_stores_every_weight_matrix_and_embedding_table_in_four_bits(tmp_path, shared_model):
+    fp32 = load_classifier(str(shared_model))
+    built = build("openvino_int4_weights", fp32, tmp_path)
+    matrices = [op for op in built.model.ov_model.get_ops() if op.get_type_name() == "Constant"
+                and len(op.get_output_shape(0)) >= 2 and min(op.get_output_shape(0)) > 1]
+    kinds = {op.get_element_type().get_type_name() for op in matrices if op.get_byte_size() > 100_000}
+    assert kinds == {"i4"}  # every large constant: 4-bit integers, signed (symmetric, no zero-point)
+    groups, fp32_groups = parameter_breakdown(built.model), parameter_breakdown(fp32.model)
+    assert groups["embeddings"]["bytes"] < 0.16 * fp32_groups["embeddings"]["bytes"]
     assert groups["linear"]["bytes"] < 0.16 * fp32_groups["linear"]["bytes"]
     assert model_bytes(built.model) < 0.15 * model_bytes(fp32.model)
 
@@ -380,7 +395,8 @@ def test_every_route_makes_its_config_from_the_run_and_the_config_is_data():
         assert json.loads(json.dumps(config.as_dict()))["kind"] == type(config).__name__
     assert VARIANTS["int8_static"].configure(RUN).calibration_sentences == len(CALIBRATION)
     assert VARIANTS["distilled"].configure(RUN).steps == 2
-    assert VARIANTS["int8_mixed"].configure(RUN).max_flip_rate == 0.005  # the limit is written once, here
+    mixed = VARIANTS["int8_mixed"].configure(RUN)
+    assert mixed.held_out_sentences == len(TRAIN) and "held-out" in mixed.as_dict()["selected_on"]
 
 
 def test_a_route_built_twice_in_one_run_gets_a_scratch_folder_each(tmp_path):
@@ -388,7 +404,7 @@ def test_a_route_built_twice_in_one_run_gets_a_scratch_folder_each(tmp_path):
     from helpers.routes.keys import BuildData
     from helpers.routes.pipeline import _Inputs
 
-    given = _Inputs(None, [], None, None, [], CALIBRATION, None, None, None, BuildData("m", threads=1), RUN)
+    given = _Inputs(None, [], None, None, [], CALIBRATION, None, None, None, None, BuildData("m", threads=1), RUN)
     inputs_for = given.inputs_for(tmp_path)
     first, second = inputs_for(VARIANTS["int8_static"]), inputs_for(VARIANTS["int8_static"])
     assert first.scratch != second.scratch and first.scratch.is_dir() and second.scratch.is_dir()

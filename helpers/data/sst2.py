@@ -119,14 +119,55 @@ def calibration_sentences(data: str | None, n: int, seed: int = 0) -> list[str]:
     return fixed_subset(load_sst2(data, "train"), n, seed).sentences
 
 
-def training_examples(data: str | None, n: int | None, seed: int = 0) -> SentimentData:
-    """`n` labelled **train** sentences (None: all) for the routes that prune, fine-tune or distil (their
-    chapters use the same): the first `n` of one fixed shuffle of the split, so a smaller sample is the start
-    of a larger one (pruning ranks on the first sentences of those distillation trains on)."""
-    train = load_sst2(data, "train")
-    n = len(train) if n is None else n
-    if n <= 0:
-        raise BookError(f"Asked for {n} train sentences; need at least 1.")
+# The last HELD_OUT_ROWS rows of one fixed shuffle of train (half of a smaller file) are held out: nothing trains on them, and
+# settings (which layers stay FP32, how many steps, which learning rate) are chosen there, so that
+# validation is measured once, afterwards. SST-2 train is mostly short phrases; validation holds whole
+# sentences, so the held-out examples keep only rows of at least HELD_OUT_MIN_WORDS words (their quartiles
+# are then 14, 18 and 23 words, validation's 13, 19 and 26).
+HELD_OUT_ROWS = 6000
+HELD_OUT_MIN_WORDS = 12
+
+
+def _held_out_rows(train: SentimentData) -> int:
+    return min(HELD_OUT_ROWS, len(train) // 2)
+
+
+def _train_order(train: SentimentData, seed: int) -> list[int]:
+    """One fixed shuffle of the train split: training takes its start, the held-out slice its end."""
     order = list(range(len(train)))
     random.Random(seed + 2).shuffle(order)
-    return train.subset(order[:n])
+    return order
+
+
+def training_examples(data: str | None, n: int | None, seed: int = 0) -> SentimentData:
+    """`n` labelled **train** sentences (None: all but the held-out slice) for the routes that prune,
+    fine-tune or distil (their chapters use the same): the first `n` of one fixed shuffle of the split, so a
+    smaller sample is the start of a larger one (pruning ranks on the first sentences of those distillation
+    trains on)."""
+    train = load_sst2(data, "train")
+    usable = _train_order(train, seed)[:len(train) - _held_out_rows(train)]
+    n = len(usable) if n is None else n
+    if n <= 0:
+        raise BookError(f"Asked for {n} train sentences; need at least 1.")
+    if n > len(usable):
+        raise BookError(f"Asked for {n} train sentences; {source_name(train)} has {len(usable)} outside the "
+                        f"{_held_out_rows(train)} held out for choosing settings.")
+    return train.subset(usable[:n])
+
+
+def held_out_examples(data: str | None, n: int, seed: int = 0,
+                      min_words: int = HELD_OUT_MIN_WORDS) -> SentimentData:
+    """`n` labelled **train** sentences of at least `min_words` words from the held-out slice (never trained
+    on): where a route's settings are chosen, on sentences of validation-like length."""
+    train = load_sst2(data, "train")
+    held = _train_order(train, seed)[len(train) - _held_out_rows(train):]
+    long_enough = [i for i in held if len(train.sentences[i].split()) >= min_words]
+    if n <= 0 or n > len(long_enough):
+        raise BookError(f"Asked for {n} held-out train sentences of at least {min_words} words; "
+                        f"{source_name(train)} has {len(long_enough)}.")
+    return train.subset(long_enough[:n])
+
+
+def source_name(data: SentimentData) -> str:
+    """Where `data` came from, and its split, for messages."""
+    return f"{data.source} ({data.split})"

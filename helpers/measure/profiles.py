@@ -31,12 +31,16 @@ class Profile:
     recovery_steps: int  # fine-tuning batches after structured pruning
     distill_examples: int | None  # train sentences a distilled student learns from (None: all of them)
     distill_steps: int  # training batches of each distilled student
+    held_out_sentences: int  # held-out train sentences (validation-like length) where settings are chosen
+    qat_steps: int  # training batches of quantization-aware training
+    shape_compiles: bool  # the DistilBERT-shape study compiles the compiled routes (about a minute each)
 
 
 PROFILES = {
     "full": Profile("full", None, 100, 30, 5, (8, 16, 32, 64, 128, 256, 512), (1, 2, 4, 8, 16, 32), 1800, 128,
-                    (8, 32, 128, 512), 1.0, (0.0, 0.3, 0.5, 0.7, 0.9), 2048, 60, None, 1500),
-    "smoke": Profile("smoke", 48, 12, 4, 2, (16, 64, 128), (1, 8), 900, 32, (8, 32), 1.0, (0.0, 0.5, 0.9), 64, 3, 64, 3),
+                    (8, 32, 128, 512), 1.0, (0.0, 0.3, 0.5, 0.7, 0.9), 2048, 60, None, 1500,
+                    256, 400, True),
+    "smoke": Profile("smoke", 48, 12, 4, 2, (16, 64, 128), (1, 8), 900, 32, (8, 32), 1.0, (0.0, 0.5, 0.9), 64, 3, 64, 3, 24, 3, False),
 }
 
 

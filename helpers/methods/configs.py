@@ -45,12 +45,46 @@ class DynamicInt8(RouteConfig):
 
 @dataclass(frozen=True, kw_only=True)
 class MixedInt8(RouteConfig):
-    """`quantize_dynamic` except the k most sensitive Linears: the smallest k among `candidate_ks` whose
-    flips on `dev_sentences` train sentences stay within `max_flip_rate`."""
+    """`quantize_dynamic` except the k most sensitive Linears. Layers are ranked by how far quantizing each
+    alone moves P(positive), and k is the smallest among `candidate_ks` with the best accuracy, both on
+    `held_out_sentences` labelled train sentences that nothing trained on (`data.sst2.held_out_examples`:
+    validation-like length). k = 0 is `int8_dynamic` itself, so the route never chooses to be worse there."""
 
-    dev_sentences: int
-    max_flip_rate: float = 0.005
+    held_out_sentences: int
+    selected_on: str = "held-out train sentences (data.sst2.held_out_examples)"
     candidate_ks: tuple[int, ...] = (0, 1, 2, 4, 8, 16)
+
+
+@dataclass(frozen=True, kw_only=True)
+class IntxWeights(RouteConfig):
+    """torchao `Int8DynamicActivationIntxWeightConfig`: activations in INT8, quantized per token at run
+    time; every Linear weight in `bits` bits, symmetric, one scale per output channel (`group_size`
+    None) or per group of inputs. The values are stored one per byte (torchao's unpacked format): a
+    lesson in accuracy, not in size. 3 bits per channel is the widest grid that post-training
+    quantization breaks on held-out train sentences (`selected_on`; chapter 13 shows the scan)."""
+
+    bits: int = 3
+    group_size: int | None = None
+    selected_on: str = ("held-out train sentences: the widest per-channel grid at which post-training "
+                        "quantization lost more than a point there")
+
+
+@dataclass(frozen=True, kw_only=True)
+class QatIntx(IntxWeights):
+    """The same grid learnt by quantization-aware training: `steps` batches of `train_sentences` train
+    sentences through torchao's fake quantization (AdamW at `lr`, warmed up over `warmup` of the steps,
+    then decayed linearly), the weights of the best of `points` evenly spaced steps on
+    `held_out_sentences` held-out train sentences kept (step 0 included), then converted. `ptq_twin`
+    names the route of the same grid without training. lr is the usual fine-tuning rate, not tuned."""
+
+    steps: int
+    train_sentences: int | None  # None: the whole train split but its held-out slice
+    held_out_sentences: int
+    lr: float = 2e-5
+    warmup: float = 0.06
+    points: int = 8
+    seed: int = 0
+    ptq_twin: str = "ptq_int3_weights"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -111,6 +145,24 @@ class OpenVino(RouteConfig):
     opset: int = 17
     quantized: bool = False
     calibration_sentences: int = 0
+
+
+@dataclass(frozen=True, kw_only=True)
+class OpenVinoWeights(RouteConfig):
+    """Exported to ONNX at `opset`, read by OpenVINO, then NNCF's data-free weight compression
+    (`compress_weights`): a `ratio` of the MatMul weights in `mode` (4-bit, symmetric: one scale per
+    `group_size` inputs), with `all_layers` the embedding tables and the last layer too (else NNCF keeps
+    those in 8 bits). A row too short for a group gets the largest power-of-two group that divides it
+    (`group_size_fallback`, NNCF's "adjust"; none of the book's models needs it, its tiny test models do).
+    Activations stay FP32. NNCF's own defaults for a 4-bit mode, `all_layers` aside: nothing here was
+    tuned on validation."""
+
+    opset: int = 17
+    mode: str = "int4_sym"
+    group_size: int = 128
+    ratio: float = 1.0
+    all_layers: bool = True
+    group_size_fallback: str = "adjust"
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -67,6 +67,20 @@ def quantize_nncf(model, tokenizer, sentences: list[str], max_length: int):
                              subset_size=len(items))
 
 
+def compress_weights_nncf(model, config):
+    """NNCF's data-free weight compression of an `ov.Model` with the settings of `config`
+    (`methods.configs.OpenVinoWeights`): weights in `config.mode`, grouped, activations left in FP32."""
+    import nncf
+    from nncf.quantization.advanced_parameters import AdvancedCompressionParameters, GroupSizeFallbackMode
+
+    nncf.set_log_level(logging.ERROR)
+    fallback = AdvancedCompressionParameters(group_size_fallback_mode=GroupSizeFallbackMode(config.group_size_fallback))
+    with quiet_nncf():
+        return nncf.compress_weights(model, mode=nncf.CompressWeightsMode(config.mode), ratio=config.ratio,
+                                     group_size=config.group_size, all_layers=config.all_layers,
+                                     advanced_parameters=fallback)
+
+
 def save_openvino(model, directory: str | Path) -> Path:
     """`directory/openvino/model.xml` and `.bin`, weights kept in their precision (no FP16 compression)."""
     import openvino as ov

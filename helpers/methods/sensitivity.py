@@ -1,6 +1,6 @@
-"""Which layers does INT8 hurt? Quantize one Linear layer at a time, compare with FP32 on sentences
-from the train split (never validation: choosing layers on the test set would flatter the result),
-and keep the most sensitive layers in FP32 (the `int8_mixed` route)."""
+"""Which layers does INT8 hurt? Quantize one Linear layer at a time, compare with FP32 on held-out
+sentences from the train split (never validation: choosing layers on the test set would flatter the
+result), and keep the most sensitive layers in FP32 (the `int8_mixed` route)."""
 
 from __future__ import annotations
 
@@ -60,21 +60,32 @@ def layer_sensitivity(clf: Classifier, sentences: list[str], batch_size: int = 3
 
 
 def mixed_precision_scan(clf: Classifier, ranking: list[dict], sentences: list[str], ks: tuple[int, ...],
-                         batch_size: int = 32, reference: np.ndarray | None = None) -> list[dict]:
-    """Drift from FP32 when the `k` most sensitive layers stay FP32 and the rest are INT8, for each k."""
+                         batch_size: int = 32, reference: np.ndarray | None = None,
+                         labels: list[int] | None = None) -> list[dict]:
+    """Drift from FP32 when the `k` most sensitive layers stay FP32 and the rest are INT8, for each k; with
+    `labels`, each k's accuracy on `sentences` too."""
+    if labels is not None and len(labels) != len(sentences):
+        raise BookError(f"{len(labels)} labels for {len(sentences)} sentences.")
     reference = p_positive(clf, sentences, batch_size) if reference is None else reference
+    positive = clf.positive_index
     rows = []
     for k in ks:
-        mixed = keep_fp32(clf, ranking, k)
-        rows.append({"k": k, "fp32_layers": [r["layer"] for r in ranking[:k]],
-                     **drift(reference, p_positive(mixed, sentences, batch_size))})
+        mixed = p_positive(keep_fp32(clf, ranking, k), sentences, batch_size)
+        row = {"k": k, "fp32_layers": [r["layer"] for r in ranking[:k]], **drift(reference, mixed)}
+        if labels is not None:  # label ids as `evaluate` compares them: the model's class index
+            predicted = np.where(mixed > 0.5, positive, 1 - positive)
+            row["accuracy"] = float((predicted == np.asarray(labels)).mean())
+        rows.append(row)
     return rows
 
 
-def pick_k(scan: list[dict], n_sentences: int, max_flip_rate: float) -> int:
-    """The smallest k whose flips on the dev sentences stay within `max_flip_rate` (else the largest k)."""
-    within = [r["k"] for r in scan if r["flipped"] <= max_flip_rate * n_sentences]
-    return min(within) if within else max(r["k"] for r in scan)
+def pick_k(scan: list[dict]) -> int:
+    """The smallest k with the best accuracy in a labelled scan: an FP32 layer is kept only where it buys
+    accuracy on the sentences the scan measured."""
+    if not scan or any("accuracy" not in r for r in scan):
+        raise BookError("pick_k needs a scan measured with labels (mixed_precision_scan(..., labels=...)).")
+    best = max(r["accuracy"] for r in scan)
+    return min(r["k"] for r in scan if r["accuracy"] == best)
 
 
 def mixed_precision_tradeoff(clf: Classifier, ranking: list[dict], ks: tuple[int, ...], examples,

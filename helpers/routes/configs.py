@@ -18,6 +18,8 @@ class RunSettings:
     recovery_steps: int = 0
     distill_sentences: int | None = 0  # None: the whole train split
     distill_steps: int = 0
+    held_out_sentences: int = 0  # held-out train sentences where a route chooses its settings
+    qat_steps: int = 0
     batch_sizes: tuple[int, ...] = (1, 2)
     seed: int = 0
 
@@ -25,4 +27,5 @@ class RunSettings:
     def from_profile(cls, profile: Profile, seed: int = 0) -> "RunSettings":
         return cls(calibration_sentences=profile.calibration_sentences, train_sentences=profile.train_examples,
                    recovery_steps=profile.recovery_steps, distill_sentences=profile.distill_examples,
-                   distill_steps=profile.distill_steps, seed=seed)
+                   distill_steps=profile.distill_steps, held_out_sentences=profile.held_out_sentences,
+                   qat_steps=profile.qat_steps, seed=seed)

@@ -29,13 +29,17 @@ class BuildData:
     calibration: str | None = None
     train: str | None = None
     threads: int = 1
+    held_out: str | None = None
 
     @classmethod
-    def of(cls, clf, calibration: list[str], train, threads: int) -> "BuildData":
-        """The fingerprints of a run's source classifier, calibration sentences and labelled train sentences."""
+    def of(cls, clf, calibration: list[str], train, threads: int, held_out=None) -> "BuildData":
+        """The fingerprints of a run's source classifier, calibration sentences, labelled train sentences and
+        labelled held-out train sentences."""
         return cls(model=model_digest(clf.model, clf.tokenizer),
                    calibration=sentences_digest(calibration) if calibration else None,
-                   train=sentences_digest(train.sentences, train.labels) if train else None, threads=threads)
+                   train=sentences_digest(train.sentences, train.labels) if train else None,
+                   held_out=sentences_digest(held_out.sentences, held_out.labels) if held_out else None,
+                   threads=threads)
 
 
 def machine() -> dict:
@@ -46,11 +50,13 @@ def machine() -> dict:
 
 def build_key(variant: Variant, config: RouteConfig, parent_key: str | None, data: BuildData) -> str:
     """The key of `variant` built with `config` from `data` (and from its parent's build, `parent_key`)."""
-    computes = variant.needs_calibration or variant.needs_training  # results depend on reduction order
+    # results depend on reduction order
+    computes = variant.needs_calibration or variant.needs_training or variant.needs_held_out
     return digest({
         "route": variant.name, "config": config.as_dict(), "parent": parent_key, "model": data.model,
         "calibration": data.calibration if variant.needs_calibration else None,
         "train": data.train if variant.needs_training else None,
+        "held_out": data.held_out if variant.needs_held_out else None,
         "threads": data.threads if computes else None,
         "libraries": library_versions(),
         "code": function_digest([variant.build, variant.save, variant.load]),

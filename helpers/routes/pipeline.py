@@ -14,7 +14,7 @@ from tqdm.auto import tqdm
 
 from ..core.fingerprints import sentences_digest
 from ..core.models import Classifier, load_classifier
-from ..data.sst2 import calibration_sentences, load_sst2, training_examples
+from ..data.sst2 import calibration_sentences, held_out_examples, load_sst2, training_examples
 from ..measure.environment import default_threads, describe_environment
 from ..measure.evaluation import Evaluation, check_batching
 from ..measure.latency import check_threads, fixed_threads
@@ -250,6 +250,7 @@ class _Inputs:
     timed: list[str]
     calibration: list[str]
     train: object
+    held_out: object
     fp32: Classifier
     store: Store
     data: BuildData
@@ -260,7 +261,7 @@ class _Inputs:
             # a folder of its own each time: the headline builds a compiled route a second time
             folder = Path(tempfile.mkdtemp(prefix=f"{variant.name}-", dir=scratch))
             return BuildInputs(self.calibration, self.data.threads, folder, train=self.train,
-                               examples=self.examples)
+                               examples=self.examples, held_out=self.held_out)
         return inputs_for
 
 
@@ -274,10 +275,13 @@ def _comparison_inputs(model, data, profile, threads: int, seed: int, variants, 
     train = (training_examples(data, None if prof.distill_examples is None
                                  else max(prof.train_examples, prof.distill_examples), seed)
              if any(v.needs_training for v in chosen) else None)
+    held_out = (held_out_examples(data, prof.held_out_sentences, seed)
+                if any(v.needs_held_out for v in chosen) else None)
     fp32 = load_classifier(model)
     store = Store.given(store, Path(models_dir).parent / "store", log=tqdm.write)
     return _Inputs(prof, chosen, split, examples, latency_sentences(examples, prof, seed), calibration, train,
-                   fp32, store, BuildData.of(fp32, calibration, train, threads), RunSettings.from_profile(prof, seed))
+                   held_out, fp32, store, BuildData.of(fp32, calibration, train, threads, held_out),
+                   RunSettings.from_profile(prof, seed))
 
 
 def build_comparison_routes(model: str | None = None, data: str | None = None, profile: str | None = None,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 import tempfile
+from dataclasses import replace
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -15,7 +16,7 @@ import torch
 
 from ..core.fingerprints import sentences_digest
 from ..core.models import Classifier, load_classifier
-from ..data.sst2 import calibration_sentences, load_sst2, training_examples
+from ..data.sst2 import calibration_sentences, held_out_examples, load_sst2, training_examples
 from ..measure.environment import default_threads, describe_environment
 from ..measure.latency import MIN_TIMED_SENTENCES, latency_on_sentences
 from ..measure.profiles import latency_sentences, profile_examples, resolve_profile
@@ -54,6 +55,13 @@ def distilbert_shaped(tokenizer, seed: int = 0, **shape) -> Classifier:
     return Classifier(model, tokenizer, SHAPE_SOURCE, max_length)
 
 
+def _not_compiled_in(profile: str):
+    def reason() -> str:
+        return (f"the {profile} profile does not compile routes at this shape (each takes about a minute); "
+                "the full build does")
+    return reason
+
+
 def run_shape_comparison(model: str | None = None, data: str | None = None, profile: str | None = None,
                          out: str | Path = "results/distilbert_shape.json", threads: int | None = None,
                          seed: int = 0, variants: str | list[str] | None = None, progress: bool = True,
@@ -67,7 +75,9 @@ def run_shape_comparison(model: str | None = None, data: str | None = None, prof
     """
     prof = resolve_profile(profile)
     threads = default_threads() if threads is None else threads
-    chosen = select_variants(variants)
+    chosen = [v if prof.shape_compiles or not v.compiled else
+              replace(v, requirements=(*v.requirements, _not_compiled_in(prof.name)))
+              for v in select_variants(variants)]
     tokenizer = load_classifier(model).tokenizer
     shaped = distilbert_shaped(tokenizer, seed)
     examples = profile_examples(load_sst2(data, "validation"), prof, seed)
@@ -80,6 +90,8 @@ def run_shape_comparison(model: str | None = None, data: str | None = None, prof
                    if any(v.needs_calibration for v in chosen) else [])
     train = (training_examples(data, SHAPE_TRAIN_SENTENCES, seed)
              if any(v.needs_training for v in chosen) else None)
+    held_out = (held_out_examples(data, SHAPE_TRAIN_SENTENCES, seed)
+                if any(v.needs_held_out for v in chosen) else None)
 
     def measure(clf):
         return {"size_bytes": model_bytes(clf.model),
@@ -89,19 +101,19 @@ def run_shape_comparison(model: str | None = None, data: str | None = None, prof
     measurer = Measurer(measure, measurement_settings(
         measure, ["helpers.measure.latency", "helpers.measure.size"], threads, timed=sentences_digest(timed),
         warmup=prof.warmup, budget_s=SHAPE_LATENCY_BUDGET_S))
-    data_keys = BuildData.of(shaped, calibration, train, threads)
+    data_keys = BuildData.of(shaped, calibration, train, threads, held_out)
     store = Store.given(store, Path(out).resolve().parent.parent / "store")
 
     # Only batch 1 is timed here, so compiled routes compile for batch 1 only.
     # Nothing is trained on random weights (recovery and distillation steps stay 0).
     n_train = len(train) if train else 0
     run = RunSettings(calibration_sentences=len(calibration), train_sentences=n_train, distill_sentences=n_train,
-                      batch_sizes=(1,), seed=seed)
+                      held_out_sentences=len(held_out) if held_out else 0, batch_sizes=(1,), seed=seed)
     with store.locked(), tempfile.TemporaryDirectory(prefix="book-shape-") as scratch:
         def inputs_for(variant):
             (Path(scratch) / "build").mkdir(exist_ok=True)
             folder = Path(tempfile.mkdtemp(prefix=f"{variant.name}-", dir=Path(scratch) / "build"))
-            return BuildInputs(calibration, threads, folder, train=train)
+            return BuildInputs(calibration, threads, folder, train=train, held_out=held_out)
 
         # random weights: only the measurements are worth keeping in the store
         results, _ = run_routes(chosen, shaped, run, inputs_for, Path(scratch) / "models", measurer, store,

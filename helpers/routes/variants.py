@@ -33,6 +33,7 @@ from ..methods.static_quantization import ExportedClassifier, load_static, quant
 from ..methods.openvino import openvino_missing
 from .record import BASELINE
 from ..methods.configs import (AsLoaded, BFloat16, Compiled, Distilled, DynamicInt8, MixedInt8, Onnx, OnnxNBits, OpenVino,
+                               OpenVinoWeights, IntxWeights, QatIntx,
                                PrunedHeads, RouteConfig, StaticInt8, TorchaoInt8)
 from .configs import RunSettings
 
@@ -50,6 +51,8 @@ class BuildInputs:
     # the validation sentences the run measures: only for a learning curve recorded beside a trained
     # route, never to choose anything (the curve does not change the weights)
     examples: SentimentData | None = None
+    # labelled train sentences that nothing trains on: where a route chooses its settings
+    held_out: SentimentData | None = None
 
 
 Built = tuple[Classifier, dict]  # the route's model, and what its build chose (for the record)
@@ -62,7 +65,7 @@ class Variant:
     name: str
     label: str
     method: str  # one line: what the route does
-    precision: str  # "fp32", "bf16", "int8" or "int4" (the weights' narrowest type)
+    precision: str  # "fp32", "bf16", "int8", "int4" or "int3" (the weights' narrowest type)
     configure: Callable[[RunSettings], RouteConfig]  # every setting the build uses, for this run
     build: Callable[[Classifier, RouteConfig, BuildInputs], Built]
     save: Callable[[Classifier, Path], Path]  # returns the weights file
@@ -72,6 +75,7 @@ class Variant:
     api: str  # maintained, deprecated…
     needs_calibration: bool = False
     needs_training: bool = False  # uses labelled train sentences (`BuildInputs.train`)
+    needs_held_out: bool = False  # chooses a setting on held-out train sentences (`BuildInputs.held_out`)
     changes_model: bool = False  # a different (pruned, distilled) model, not a faster copy of the same one
     compiled: bool = False
     requirements: tuple[Callable[[], str | None], ...] = ()
@@ -136,16 +140,30 @@ def _dynamic(clf, config, _inputs):
 def _mixed(clf, config, inputs):
     from ..methods.sensitivity import keep_fp32, layer_sensitivity, mixed_precision_scan, p_positive, pick_k
 
-    # train sentences (layers are chosen away from validation); `predict` batches them by length, so
-    # the FP32 reference and every quantized copy see the same batches
-    dev = _first(inputs.calibration, config.dev_sentences, "int8_mixed")
-    reference = p_positive(clf, dev)
-    ranking = layer_sensitivity(clf, dev, reference=reference)
+    # held-out train sentences (layers are chosen away from validation); `predict` batches them by
+    # length, so the FP32 reference and every quantized copy see the same batches
+    dev = _first_examples(inputs.held_out, config.held_out_sentences, "int8_mixed")
+    reference = p_positive(clf, dev.sentences)
+    ranking = layer_sensitivity(clf, dev.sentences, reference=reference)
     ks = tuple(k for k in config.candidate_ks if k <= len(ranking))
-    scan = mixed_precision_scan(clf, ranking, dev, ks, reference=reference)
-    k = pick_k(scan, len(dev), config.max_flip_rate)
+    scan = mixed_precision_scan(clf, ranking, dev.sentences, ks, reference=reference, labels=dev.labels)
+    k = pick_k(scan)
     return keep_fp32(clf, ranking, k), {"k": k, "fp32_layers": [r["layer"] for r in ranking[:k]],
                                         "sensitivity": ranking, "scan": scan}
+
+
+def _intx(clf, config, _inputs):
+    from ..methods.qat import quantize_intx
+
+    return clf.with_model(quantize_intx(clf.model, config)), {}
+
+
+def _qat(clf, config, inputs):
+    from ..methods.qat import train_qat
+
+    train = _first_examples(inputs.train, config.train_sentences, "qat_int3_weights")
+    held_out = _first_examples(inputs.held_out, config.held_out_sentences, "qat_int3_weights")
+    return train_qat(clf, train, held_out, config)
 
 
 def _pruned_heads(clf, config, inputs):
@@ -212,6 +230,13 @@ def _openvino(clf, config, inputs):
     return clf.with_model(OvModel(model, clf.model.config, inputs.threads)), {}
 
 
+def _openvino_weights(clf, config, inputs):
+    from ..methods.openvino import OvModel, compress_weights_nncf, read_onnx
+
+    model = read_onnx(export_onnx(clf.model, clf.tokenizer, Path(inputs.scratch) / "model.onnx", config.opset))
+    return clf.with_model(OvModel(compress_weights_nncf(model, config), clf.model.config, inputs.threads)), {}
+
+
 # --- savers and loaders ---------------------------------------------------------------------------
 
 def _save_fp32(clf, directory):
@@ -231,6 +256,18 @@ def _save_pruned(clf, directory):
     from ..methods.pruning import save_pruned
 
     return save_pruned(clf, directory) / "model.safetensors"
+
+
+def _save_intx(clf, directory):
+    from ..methods.qat import save_intx
+
+    return save_intx(clf, directory)
+
+
+def _load_intx(directory, _threads):
+    from ..methods.qat import load_intx
+
+    return load_intx(directory)
 
 
 def _load_pruned(directory, _threads):
@@ -355,10 +392,10 @@ VARIANTS: dict[str, Variant] = {v.name: v for v in (
             "int8", lambda _run: DynamicInt8(embeddings=True), _dynamic, _save_eager_quantized,
             _load_eager_quantized, "#b5521b", "state_dict + load_quantized", _TORCH_AO, chapter=7),
     Variant("int8_mixed", "INT8 mixed (sensitive layers FP32)",
-            "quantize_dynamic on every Linear except the k most sensitive, ranked and k chosen on train sentences",
-            "int8", lambda run: MixedInt8(dev_sentences=run.calibration_sentences), _mixed, _save_eager_quantized,
-            _load_eager_quantized, "#e8a33d", "state_dict + load_quantized", _TORCH_AO, needs_calibration=True,
-            chapter=7),
+            "quantize_dynamic on every Linear except the k most sensitive, ranked and k chosen on held-out "
+            "train sentences", "int8", lambda run: MixedInt8(held_out_sentences=run.held_out_sentences), _mixed,
+            _save_eager_quantized, _load_eager_quantized, "#e8a33d", "state_dict + load_quantized", _TORCH_AO,
+            needs_held_out=True, chapter=7),
     Variant("int8_static", "INT8 static (PT2E, compiled)",
             "PT2E static PTQ: activation ranges calibrated on train sentences, x86 inductor, torch.compile",
             "int8", _static_config, _static, _save_static, _load_static, "#8e44ad",
@@ -424,6 +461,22 @@ VARIANTS: dict[str, Variant] = {v.name: v for v in (
             lambda run: OpenVino(quantized=True, calibration_sentences=run.calibration_sentences), _openvino,
             _save_openvino, _load_openvino, "#9b59b6", "OpenVINO IR (.xml + .bin) + openvino", "maintained",
             needs_calibration=True, requirements=(onnxruntime_missing, openvino_missing), chapter=8),
+    Variant("openvino_int4_weights", "4-bit weights (OpenVINO, NNCF)",
+            "NNCF compress_weights on the OpenVINO model: every MatMul weight and embedding table in 4 bits, "
+            "one symmetric scale per group of 128; activations FP32", "int4", lambda _run: OpenVinoWeights(),
+            _openvino_weights, _save_openvino, _load_openvino, "#d35400", "OpenVINO IR (.xml + .bin) + openvino",
+            "maintained", requirements=(onnxruntime_missing, openvino_missing), chapter=13),
+    Variant("ptq_int3_weights", "3-bit weights, INT8 activations (torchao PTQ)",
+            "torchao Int8DynamicActivationIntxWeightConfig: every Linear weight in 3 bits, one scale per output "
+            "channel; activations INT8 per token", "int3", lambda _run: IntxWeights(), _intx, _save_intx,
+            _load_intx, "#a04000", "state_dict + torchao", "maintained (torchao)", chapter=13),
+    Variant("qat_int3_weights", "3-bit weights, INT8 activations (torchao QAT)",
+            "the same grid learnt by quantization-aware training (torchao QATConfig) on train sentences, the "
+            "step kept chosen on held-out train sentences", "int3",
+            lambda run: QatIntx(steps=run.qat_steps, train_sentences=run.distill_sentences,
+                                held_out_sentences=run.held_out_sentences),
+            _qat, _save_intx, _load_intx, "#6e2c00", "state_dict + torchao", "maintained (torchao)",
+            needs_training=True, needs_held_out=True, changes_model=True, chapter=13),
 )}
 
 
@@ -458,6 +511,8 @@ def build_variant(variant: Variant, fp32: Classifier, config: RouteConfig, input
         raise BookError(f"{variant.name} needs calibration sentences from the train split.")
     if variant.needs_training and not inputs.train:
         raise BookError(f"{variant.name} needs labelled sentences from the train split.")
+    if variant.needs_held_out and not inputs.held_out:
+        raise BookError(f"{variant.name} needs labelled held-out sentences from the train split.")
     start = time.perf_counter()
     built, chosen = variant.build(parent if variant.parent else fp32, config, inputs)
     return built, chosen, time.perf_counter() - start

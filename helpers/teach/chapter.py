@@ -11,7 +11,7 @@ import torch
 
 from ..core.quiet import quiet_third_party_output
 from ..core.sources import display_name, resolve_data, resolve_model, shown_path
-from ..data.sst2 import SentimentData, calibration_sentences, load_sst2, training_examples
+from ..data.sst2 import SentimentData, calibration_sentences, held_out_examples, load_sst2, training_examples
 from ..measure.environment import default_threads
 from ..measure.latency import check_threads
 from ..measure.profiles import Profile, latency_sentences, profile_examples, resolve_profile
@@ -60,6 +60,10 @@ class Chapter:
     def distill_examples(self) -> SentimentData:
         """The labelled **train** sentences a distilled student learns from (as the `distilled` route uses)."""
         return training_examples(self.data, self.profile.distill_examples, self.seed)
+
+    def held_out_examples(self) -> SentimentData:
+        """The labelled held-out **train** sentences where routes choose their settings (never trained on)."""
+        return held_out_examples(self.data, self.profile.held_out_sentences, self.seed)
 
     def route_config(self, name: str):
         """The settings the build's route `name` uses with this chapter's profile and seed (its config)."""

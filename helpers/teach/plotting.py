@@ -355,7 +355,8 @@ def plot_learning_curves(curves: dict[str, list[float]], title: str, window: int
     return fig
 
 
-def plot_accuracy_curves(curves: dict[str, list[tuple[int, float]]], reference: dict[str, float], title: str):
+def plot_accuracy_curves(curves: dict[str, list[tuple[int, float]]], reference: dict[str, float], title: str,
+                         ylabel: str = "validation accuracy (%)"):
     """Accuracy (%) against training steps, one line per run (points: (step, accuracy in [0, 1])), and a
     dashed horizontal line per `reference` (name: accuracy), e.g. the teacher."""
     fig, ax = plt.subplots(figsize=(7.5, 3.6))
@@ -365,7 +366,7 @@ def plot_accuracy_curves(curves: dict[str, list[tuple[int, float]]], reference: 
         ax.axhline(100 * accuracy, ls="--", color="0.4", lw=1)
         ax.annotate(name, (0, 100 * accuracy), textcoords="offset points", xytext=(4, 4), fontsize=9,
                     color="0.3")
-    ax.set(xlabel="training step (batches of 32)", ylabel="validation accuracy (%)", title=title)
+    ax.set(xlabel="training step (batches of 32)", ylabel=ylabel, title=title)
     ax.legend(loc="lower right")
     fig.tight_layout()
     return fig
@@ -447,5 +448,35 @@ def plot_outliers_vs_sqnr(rows: list[dict], columns: list[str], bits: int):
     ax.set(xlabel="largest weight over the root mean square (log scale)",
            ylabel=f"{bits}-bit weight SQNR (dB)", title=f"Every Linear layer at {bits} bits: outliers cost SQNR")
     ax.legend(fontsize=8.5)
+    fig.tight_layout()
+    return fig
+
+
+_PRECISION_MARKERS = {"fp32": "o", "bf16": "D", "int8": "s", "int4": "v", "int3": "^"}
+
+
+def plot_ladder(rows: list[dict], max_drop_pts: float, chosen: str | None = None):
+    """The size ladder: each measured route's size (% of FP32, log scale) against its accuracy change, marked
+    by the narrowest type of its weights; the band of routes within `max_drop_pts`, and `chosen` ringed.
+    Routes that make a different model (pruned, distilled) are drawn hollow. rows: `summaries(record)`."""
+    fig, ax = plt.subplots(figsize=(9, 4.8))
+    rows = [r for r in rows if "skipped" not in r]
+    ax.axhspan(-max_drop_pts, max(1.0, max(r["accuracy_delta_pts"] for r in rows) + 0.3), color="#3d7f32",
+               alpha=0.08, lw=0, label=f"within {max_drop_pts:g} point of FP32")
+    ax.axhline(0, color=COLORS["fp32"], ls="--", lw=1)
+    for r in rows:
+        hollow = r["name"] in VARIANTS and VARIANTS[r["name"]].changes_model
+        ax.scatter(r["size_pct"], r["accuracy_delta_pts"], s=70, marker=_PRECISION_MARKERS.get(r["precision"], "o"),
+                   facecolor="none" if hollow else color(r["name"]), edgecolor=color(r["name"]), lw=1.5,
+                   label=f"{label(r['name'])} ({r['precision'].upper()})")
+        if r["name"] == chosen:
+            ax.scatter(r["size_pct"], r["accuracy_delta_pts"], s=320, facecolor="none", edgecolor="black", lw=1.2)
+            ax.annotate("smallest within the band", (r["size_pct"], r["accuracy_delta_pts"]),
+                        textcoords="offset points", xytext=(12, -16), fontsize=8.5)
+    ax.set_xscale("log")
+    ax.xaxis.set_major_formatter(ScalarFormatter())
+    ax.set(xlabel="size on disk (% of FP32, log scale)", ylabel="accuracy change against FP32 (points)",
+           title="The size ladder: every bit width the build measured")
+    ax.legend(loc="center left", bbox_to_anchor=(1.02, 0.5), fontsize=8, labelspacing=0.9)
     fig.tight_layout()
     return fig
