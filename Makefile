@@ -34,8 +34,17 @@ compare: install
 
 ## bench: this machine's INT8 ceiling and the main routes' batch-1 latency on real sentences, reusing stored
 ## routes → results/machines/<cpu>-<flags>.json (a few minutes; commit the record of a new kind of machine)
+## bench EMULATE=Haswell: instead, every INT8, 4-bit and BF16 file's answers under qemu-user's Haswell (the AVX2
+## class) against this machine's → results/machines/ (about an hour; resumes; installs qemu-user)
 bench: install
+ifdef EMULATE
+	@command -v qemu-x86_64 >/dev/null || { command -v apt-get >/dev/null && (apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq qemu-user >/dev/null) ; } || \
+	  { echo "error: qemu-x86_64 is missing and could not be installed: apt-get install qemu-user" >&2; exit 1; }
+	$(PY) -m helpers bench --emulate $(EMULATE)
+else
 	$(PY) -m helpers bench
+endif
 
 ## book: measure every route, execute every chapter with papermill (BOOK_PROFILE, default full), render
 ## _build/html; what the store (store/, or BOOK_STORE) holds for unchanged inputs is reused; FRESH=1 redoes all

@@ -83,3 +83,52 @@ def test_bench_on_the_command_line_says_where_its_record_went(tmp_path, tiny_ber
     assert proc.returncode == 0, proc.stderr
     written = list((tmp_path / "machines").glob("*.json"))
     assert len(written) == 1 and f"wrote {written[0]}" in proc.stdout
+
+
+def _route(precision, accuracy, predictions, ms=None, config=None):
+    entry = {"label": precision, "precision": precision, "method": "m", "config": config or {}, "accuracy": accuracy,
+             "predictions": predictions, "size_bytes": 1, "setup_seconds": 1.0}
+    if ms is None:
+        return {**entry, "absent": {k: "emulated: answers only" for k in ("latency", "speedup",
+                                                                          "speedup_vs_best_fp32", "setup_seconds")}}
+    return {**entry, "latency": {"median": ms, "p10": ms, "p90": ms, "repeats": 3, "threads": 1},
+            "accuracy_delta_pts": 100 * (accuracy - 0.9)}
+
+
+def _machine(cls, routes, emulated=None, file="m.json", created="2026-12-01T00:00:00+00:00"):
+    from helpers.routes.record import make_record
+
+    record = make_record("machine", routes, created=created, model="m", threads=1,
+                         machine={"cpu": f"a {cls} cpu", "int8_class": cls, "cpu_flags": []},
+                         environment={"commit": "c"}, **({"emulated": emulated} if emulated else {}))
+    return record | {"file": file}
+
+
+def test_advice_takes_speed_from_measured_records_and_answers_from_emulated_ones():
+    from helpers.publish.bench import advice_per_class, emulated_rows, emulated_vs_measured
+
+    measured = _machine("AVX2", {"fp32": _route("fp32", 0.9, [1, 0, 1], ms=10.0),
+                                 "int8_dynamic": _route("int8", 0.9, [1, 0, 1], ms=5.0, config={"a": 1})})
+    host = {"cpu": "h", "int8_class": "AVX-512 VNNI"}
+    emulated_routes = {"fp32": {"label": "f", "precision": "fp32", "method": "m", "config": {}, "skipped": "float"},
+                       "int8_dynamic": _route("int8", 0.9, [1, 1, 1], config={"a": 1}),
+                       "onnx_int8_optimized:avx2": _route("int8", 0.95, [1, 0, 1])}
+    for name, entry in emulated_routes.items():
+        if "skipped" not in entry:
+            entry |= {"accuracy_delta_pts": 100 * (entry["accuracy"] - 0.9),
+                      "against_native": {"answers_changed": 1 if name == "int8_dynamic" else 0,
+                                         "largest_logit_change": 0.1}}
+    avx2 = _machine("AVX2", emulated_routes, emulated={"cpu_model": "Haswell", "host": host}, file="e.json")
+    sse = _machine("SSE", {k: dict(v) for k, v in emulated_routes.items()},
+                   emulated={"cpu_model": "Nehalem", "host": host}, file="s.json")
+    rows = {(r["int8 class"], r["file"]): r for r in emulated_rows([measured, avx2, sse])}
+    assert rows[("AVX2", "int8_dynamic")]["answers changed"] == 1 and len(rows) == 4
+    advice = {a["int8 class"]: a for a in advice_per_class([measured, avx2, sse])}
+    # AVX2: its speed measured, and how many answers the same file changed under emulation
+    assert advice["AVX2"]["deploy"] == "int8_dynamic" and advice["AVX2"]["vs FP32 eager"] == 2.0
+    assert advice["AVX2"]["answers changed (emulated)"] == 1
+    # a class known only by emulation: its most accurate INT8 file there, and no speed
+    assert advice["SSE"]["deploy"] == "onnx_int8_optimized:avx2" and advice["SSE"]["vs FP32 eager"] is None
+    assert "not measured" in advice["SSE"]["speed"]
+    beside = emulated_vs_measured([measured, avx2, sse])
+    assert [(b["file"], b["answers that differ"]) for b in beside] == [("int8_dynamic", 1)]

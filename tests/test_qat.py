@@ -47,7 +47,7 @@ def test_qat_trains_through_the_fake_quantized_grid_and_keeps_the_best_held_out_
     clf = load_classifier(str(tiny_bert))
     prepared = qat_prepare(clf.model, IntxWeights())
     assert sum("FakeQuantized" in type(m).__name__ for m in prepared.modules()) > 0
-    config = QatIntx(steps=4, train_sentences=None, held_out_sentences=len(DATA), points=2, lr=1e-3)
+    config = QatIntx(steps=4, train_sentences=None, held_out_sentences=len(DATA), points=2, lr=1e-3, alpha=0.0)
     before = {n: p.detach().clone() for n, p in clf.model.named_parameters()}
     converted, details = train_qat(clf, DATA, DATA, config)
     assert all(torch.equal(p, before[n]) for n, p in clf.model.named_parameters())  # the original is untouched
@@ -72,3 +72,16 @@ def test_the_qat_route_needs_held_out_sentences_and_names_its_twin(tmp_path, tin
         build_variant(variant, clf, config, BuildInputs([], 1, tmp_path, train=DATA))
     built, chosen, _ = build_variant(variant, clf, config, BuildInputs([], 1, tmp_path, train=DATA, held_out=DATA))
     assert chosen["chosen_step"] in (0, 1, 2)
+
+
+def test_qat_learns_from_the_fp32_models_soft_targets(tiny_bert):
+    clf = load_classifier(str(tiny_bert))
+    config = QatIntx(steps=2, train_sentences=None, held_out_sentences=len(DATA), points=2, lr=1e-3)
+    assert config.alpha == 1.0 and "held-out" in config.settings_selected_on
+    _, soft = train_qat(clf, DATA, DATA, config)
+    from dataclasses import replace
+
+    _, hard = train_qat(clf, DATA, DATA, replace(config, alpha=0.0))
+    # the same batches and the same model: only the targets differ, and so do the losses
+    assert len(soft["losses"]) == len(hard["losses"]) == 2 and soft["losses"] != hard["losses"]
+    assert all(x >= 0 for x in soft["losses"])  # a KL divergence and a cross-entropy: never negative

@@ -215,6 +215,18 @@ def test_bf16_halves_every_weight_and_reloads_in_bf16(tmp_path, tiny_distilbert)
     assert (reason is None) == (torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported())
 
 
+def test_openvino_bf16_keeps_its_precision_through_saving_and_is_skipped_without_bf16_units(tmp_path, tiny_bert):
+    fp32 = load_classifier(str(tiny_bert))
+    built = build("openvino_bf16", fp32, tmp_path)  # builds anywhere: the hint is kept, computing needs the units
+    back = save_and_load_route("openvino_bf16", built, {}, tmp_path / "saved")
+    assert (built.model.precision, back.model.precision) == ("bf16", "bf16")
+    assert build("openvino_fp32", fp32, tmp_path).model.precision == "f32"
+    assert torch.equal(logits(built), logits(back))
+    assert (logits(back).argmax(-1) == logits(fp32).argmax(-1)).all()
+    reason = VARIANTS["openvino_bf16"].unavailable()
+    assert (reason is None) == (torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported())
+
+
 def test_four_bit_weights_store_every_matmul_and_embedding_table_in_blocks_of_four_bits(tmp_path, shared_model):
     from helpers.methods.onnx_runtime import onnx_operator_counts
 

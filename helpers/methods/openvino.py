@@ -91,17 +91,37 @@ def save_openvino(model, directory: str | Path) -> Path:
     return path
 
 
+PRECISION_KEY = ["runtime_options", "INFERENCE_PRECISION_HINT"]  # where a saved model keeps its precision
+
+
+def with_inference_precision(model, precision: str):
+    """`model` told to compute in `precision` ("f32" or "bf16") wherever it is compiled: OpenVINO keeps
+    the hint in the model's runtime information, saved with it in the XML. The weights stay as they are
+    (FP32 here); the CPU plugin converts them when it compiles."""
+    if precision not in ("f32", "bf16"):
+        raise BookError(f"OpenVINO inference precision must be 'f32' or 'bf16'; got {precision!r}.")
+    model.set_rt_info(precision, PRECISION_KEY)
+    return model
+
+
+def inference_precision(model) -> str:
+    """The precision `with_inference_precision` set on `model`, "f32" where none was set."""
+    return model.get_rt_info(PRECISION_KEY).astype(str) if model.has_rt_info(PRECISION_KEY) else "f32"
+
+
 class OvModel:
-    """An OpenVINO model compiled for this CPU (FP32 inference, `threads` threads) that answers like a
-    transformers model: `model(**batch).logits`."""
+    """An OpenVINO model compiled for this CPU (`threads` threads, FP32 arithmetic unless the model carries
+    another `inference_precision`) that answers like a transformers model: `model(**batch).logits`."""
 
     def __init__(self, model, config, threads: int):
         import openvino as ov
 
         self.ov_model, self.config, self.threads = model, config, threads
+        self.precision = inference_precision(model)
         self.compiled = ov.Core().compile_model(model, "CPU", {
             "INFERENCE_NUM_THREADS": threads,
-            "INFERENCE_PRECISION_HINT": "f32",  # else a CPU with BF16 silently computes in BF16
+            # always explicit: left out, a CPU with BF16 units silently computes an FP32 model in BF16
+            "INFERENCE_PRECISION_HINT": self.precision,
             "PERFORMANCE_HINT": "LATENCY"})
         self.request = self.compiled.create_infer_request()
         self.input_names = [i.get_any_name() for i in model.inputs]

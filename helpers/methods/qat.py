@@ -14,7 +14,8 @@ from torch import nn
 from ..core.errors import BookError
 from ..core.models import Classifier, check_binary, classifier_from_folder, read_manifest, save_method
 from ..data.sst2 import SentimentData
-from .training import accuracy_curve, fine_tune
+from .distillation import distillation_loss, teacher_logits
+from .training import accuracy_curve, fine_tune, hard_label_loss
 
 INTX_WEIGHTS = "intx_state_dict.pt"
 
@@ -64,11 +65,14 @@ def qat_convert(model: nn.Module, config) -> nn.Module:
 def train_qat(clf: Classifier, train: SentimentData, held_out: SentimentData, config,
               progress: bool = False) -> tuple[Classifier, dict]:
     """Quantization-aware training: fine-tune a fake-quantized copy of `clf` for `config.steps` batches of
-    `train`, measure it on `held_out` at `config.points` evenly spaced steps (and before the first), keep
-    the weights of the best of those points (the earliest where tied: step 0 is the post-training model),
-    and convert them; returns the converted classifier and what the training chose and saw."""
+    `train` (on the labels, or with `config.alpha` > 0 on `clf`'s own soft targets as well), measure it
+    on `held_out` at `config.points` evenly spaced steps (and before the first), keep the weights of the
+    best of those points (the earliest where tied: step 0 is the post-training model), and convert them; returns the converted classifier and what the training chose and saw."""
     if not len(held_out):
         raise BookError("Quantization-aware training chooses its step on held-out train sentences; none given.")
+    loss = hard_label_loss
+    if config.alpha and config.steps:  # the FP32 model teaches its fake-quantized copy (`distillation_loss`)
+        loss = distillation_loss(teacher_logits(clf, train), config.temperature, config.alpha)
     prepared = clf.with_model(qat_prepare(clf.model, config))
     curve, measure = accuracy_curve(prepared, held_out, config.steps, config.points)
     best = {"step": 0, "accuracy": curve[0][1], "state": _copy.deepcopy(prepared.model.state_dict())}
@@ -80,7 +84,7 @@ def train_qat(clf: Classifier, train: SentimentData, held_out: SentimentData, co
 
     losses = [] if config.steps == 0 else fine_tune(  # 0 steps: the shape study times it untrained
         prepared, train, config.steps, lr=config.lr, seed=config.seed, warmup=config.warmup, progress=progress,
-        desc="quantization-aware training", after_step=keep_best)
+        desc="quantization-aware training", loss=loss, after_step=keep_best)
     prepared.model.load_state_dict(best["state"])
     converted = prepared.with_model(qat_convert(prepared.model, config))
     return converted, {"ptq_twin": config.ptq_twin, "chosen_step": best["step"],

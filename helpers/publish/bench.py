@@ -172,20 +172,84 @@ def gallery_rows(records: list[dict]) -> list[dict]:
     return rows
 
 
-def advice_per_class(records: list[dict], max_drop_pts: float = 0.5) -> list[dict]:
-    """Per INT8 class (and model), the fastest INT8 route within `max_drop_pts` of FP32 on the latest
-    record of each machine: what to deploy there and what to expect."""
+def emulated_rows(records: list[dict]) -> list[dict]:
+    """One row per emulated record (`bench --emulate`) and file: the class emulated and the host's, the
+    accuracy there, how many answers changed against the same file on the host, the largest logit change."""
+    rows = []
+    for record in records:
+        if not record.get("emulated"):
+            continue
+        for name, route in record["routes"].items():
+            if "skipped" in route:
+                continue
+            diff = route["against_native"]
+            rows.append({"int8 class": record["machine"]["int8_class"], "model": record["model"], "file": name,
+                         "precision": route["precision"], "accuracy there (%)": 100 * route["accuracy"],
+                         "accuracy change (pts)": route["accuracy_delta_pts"],  # against FP32 on the host
+                         "answers changed": diff["answers_changed"],
+                         "largest logit change": diff["largest_logit_change"],
+                         "host class": record["emulated"]["host"]["int8_class"],
+                         "emulated": record["emulated"]["cpu_model"], "measured": record["created"][:10]})
+    return rows
+
+
+def _latest(records: list[dict]) -> list[dict]:
     latest = {}
     for record in records:  # oldest first: a later record of the same machine and model replaces it
         latest[(record["file"], record["model"])] = record
+    return list(latest.values())
+
+
+def advice_per_class(records: list[dict], max_drop_pts: float = 0.5) -> list[dict]:
+    """Per INT8 class (and model), the fastest INT8 route within `max_drop_pts` of FP32 on the latest
+    measured record of each machine: what to deploy there and what to expect. Answers come from emulated
+    records too: how many of that file's answers changed there (`bench --emulate`); a class known only by
+    emulation gets the most accurate INT8 file there, and no speed ("not measured on this class")."""
+    latest = _latest(records)
     best: dict[tuple[str, str], dict] = {}
-    for row in gallery_rows(list(latest.values())):
+    for row in gallery_rows(latest):
         if row["precision"] != "int8" or row["accuracy change (pts)"] < -max_drop_pts:
             continue
         key = (row["int8 class"], row["model"])
         if key not in best or row["vs best FP32"] > best[key]["vs best FP32"]:
             best[key] = row
-    return [{"int8 class": cls, "model": model, "deploy": row["route"], "vs FP32 eager": row["vs FP32 eager"],
-             "vs best FP32": row["vs best FP32"], "best FP32": row["best FP32"],
-             "accuracy change (pts)": row["accuracy change (pts)"], "measured on": row["cpu"]}
-            for (cls, model), row in sorted(best.items())]
+    advice = {key: {"int8 class": key[0], "model": key[1], "deploy": row["route"],
+                    "vs FP32 eager": row["vs FP32 eager"], "vs best FP32": row["vs best FP32"],
+                    "best FP32": row["best FP32"], "accuracy change (pts)": row["accuracy change (pts)"],
+                    "speed": f"measured on {row['cpu']}", "answers changed (emulated)": None}
+              for key, row in best.items()}
+    emulated = emulated_rows(latest)
+    for row in emulated:
+        key = (row["int8 class"], row["model"])
+        if key in best and row["file"].split(":")[0] == best[key]["route"]:
+            advice[key]["answers changed (emulated)"] = row["answers changed"]
+        elif key not in best and row["precision"] == "int8":
+            delta = row["accuracy change (pts)"]
+            if delta >= -max_drop_pts and (key not in advice or delta > advice[key]["accuracy change (pts)"]):
+                advice[key] = {"int8 class": key[0], "model": key[1], "deploy": row["file"], "vs FP32 eager": None,
+                               "vs best FP32": None, "best FP32": None, "accuracy change (pts)": delta,
+                               "speed": "not measured on this class: run `make bench` on it",
+                               "answers changed (emulated)": row["answers changed"]}
+    return [advice[key] for key in sorted(advice)]
+
+
+def emulated_vs_measured(records: list[dict]) -> list[dict]:
+    """Emulated answers beside real ones: for every emulated record and every measured record of the same
+    INT8 class and model that kept its predictions, each file both ran with the same config, and how many
+    of their answers differ (the same batches: both evaluate in batches of 32 by length)."""
+    rows = []
+    for emulated in (r for r in records if r.get("emulated")):
+        cls = emulated["machine"]["int8_class"]
+        for real in records:
+            if real.get("emulated") or real["machine"]["int8_class"] != cls or real["model"] != emulated["model"]:
+                continue
+            for name, there in emulated["routes"].items():
+                here = real["routes"].get(name.split(":")[0])
+                if ("skipped" in there or not here or not here.get("predictions")
+                        or here["config"] != there["config"]):
+                    continue
+                differ = sum(a != b for a, b in zip(there["predictions"], here["predictions"]))
+                rows.append({"int8 class": cls, "file": name, "measured on": real["machine"]["cpu"],
+                             "emulated accuracy (%)": 100 * there["accuracy"],
+                             "measured accuracy (%)": 100 * here["accuracy"], "answers that differ": differ})
+    return rows

@@ -52,6 +52,10 @@ def _parser() -> argparse.ArgumentParser:
     bench.add_argument("--sentences", type=int, default=100, help="validation sentences timed one by one (default 100)")
     bench.add_argument("--out-dir", type=Path, default=Path("results/machines"), help="where the record goes")
     bench.add_argument("--store", type=Path, help="as for compare (stored routes are reused)")
+    bench.add_argument("--emulate", metavar="CPU",
+                       help="instead: every INT8, 4-bit and BF16 file's answers on all validation sentences "
+                            "under qemu-x86_64 -cpu CPU (e.g. Haswell: the AVX2 class), against this machine's "
+                            "→ results/machines/<cpu>-emulated-…-<flags>.json (about an hour; resumes)")
     book = commands.add_parser("build-book", help="execute every chapter with papermill, then build the HTML book")
     book.add_argument("--model", help="as for compare")
     book.add_argument("--data", help="as for compare")
@@ -155,6 +159,16 @@ def _bench(args) -> int:
     from ..methods.quantization import known_quantization_warnings_silenced
     from .bench import bench_table, run_bench
 
+    if args.emulate:
+        from .emulation import emulated_table, run_emulated_bench
+
+        with known_quantization_warnings_silenced():
+            record, path = run_emulated_bench(args.emulate, model=args.model, data=args.data,
+                                              store=_store(args, Path("store")), out_dir=args.out_dir,
+                                              threads=args.threads or 2, profile=args.profile)
+        print(emulated_table(record))
+        print(f"\nwrote {path} in {record['seconds']:.0f} s")
+        return 0
     with known_quantization_warnings_silenced():
         record, path = run_bench(model=args.model, data=args.data, store=_store(args, Path("store")),
                                  out_dir=args.out_dir,

@@ -22,6 +22,9 @@ class RunSettings:
     qat_steps: int = 0
     batch_sizes: tuple[int, ...] = (1, 2)
     seed: int = 0
+    # ONNX Runtime's INT8 settings for another instruction set than this CPU's (`ORT_PRESETS`): None, this
+    # CPU's own. Only emulation (`bench --emulate`) builds the other presets, to compare their answers.
+    ort_preset: str | None = None
 
     @classmethod
     def from_profile(cls, profile: Profile, seed: int = 0) -> "RunSettings":

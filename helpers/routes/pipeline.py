@@ -5,7 +5,7 @@ and `build-book` compose them."""
 from __future__ import annotations
 
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable
@@ -265,7 +265,8 @@ class _Inputs:
         return inputs_for
 
 
-def _comparison_inputs(model, data, profile, threads: int, seed: int, variants, store, models_dir) -> _Inputs:
+def _comparison_inputs(model, data, profile, threads: int, seed: int, variants, store, models_dir,
+                       ort_preset: str | None = None) -> _Inputs:
     prof = resolve_profile(profile)
     chosen = select_variants(variants)
     split = load_sst2(data, "validation")
@@ -281,19 +282,21 @@ def _comparison_inputs(model, data, profile, threads: int, seed: int, variants, 
     store = Store.given(store, Path(models_dir).parent / "store", log=tqdm.write)
     return _Inputs(prof, chosen, split, examples, latency_sentences(examples, prof, seed), calibration, train,
                    held_out, fp32, store, BuildData.of(fp32, calibration, train, threads, held_out),
-                   RunSettings.from_profile(prof, seed))
+                   replace(RunSettings.from_profile(prof, seed), ort_preset=ort_preset))
 
 
 def build_comparison_routes(model: str | None = None, data: str | None = None, profile: str | None = None,
                             threads: int | None = None, seed: int = 0, variants: str | list[str] | None = None,
                             store: Store | str | Path | None = None, progress: bool = True,
-                            models_dir: str | Path = "models") -> dict[str, BuiltRoute]:
+                            models_dir: str | Path = "models",
+                            ort_preset: str | None = None) -> dict[str, BuiltRoute]:
     """Step 1 alone, with the routes configured as `run_comparison` configures them: every chosen route's
     model in the store (`store`, default `store/` beside `models_dir`), nothing measured or published.
-    `build-routes` and `bench` use it."""
+    `build-routes` and `bench` use it; `ort_preset` builds `onnx_int8_optimized` with another instruction
+    set's settings (`RunSettings.ort_preset`)."""
     threads = default_threads() if threads is None else threads
     check_threads(threads)
-    given = _comparison_inputs(model, data, profile, threads, seed, variants, store, models_dir)
+    given = _comparison_inputs(model, data, profile, threads, seed, variants, store, models_dir, ort_preset)
     with given.store.locked(), tempfile.TemporaryDirectory(prefix="book-variants-") as scratch:
         return build_routes(plan_routes(given.chosen, given.run, given.data), given.fp32,
                             given.inputs_for(Path(scratch)), given.store, threads, progress=progress)

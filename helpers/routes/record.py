@@ -81,10 +81,13 @@ def runs_the_fp32_model(entry: dict) -> bool:
     return entry.get("precision", "fp32") == "fp32" and not entry.get("changes_model")
 
 
-def with_speedups(routes: dict[str, dict]) -> str:
+def with_speedups(routes: dict[str, dict]) -> str | None:
     """Give every timed route its `speedup` against FP32 eager and `speedup_vs_best_fp32`, in place;
-    return the fastest timed route that runs the FP32 model itself. The one place speedups are made."""
+    return the fastest timed route that runs the FP32 model itself. The one place speedups are made.
+    A record that timed nothing (answers only, as under emulation) has none: None."""
     timed = {n: e for n, e in routes.items() if "skipped" not in e and e.get("latency")}
+    if not timed and all("latency" in e.get("absent", {}) for e in routes.values() if "skipped" not in e):
+        return None
     if BASELINE not in timed:
         raise BookError(f"No speedup without FP32 eager ({BASELINE!r}) timed; the record has {list(routes)}.")
     best = min((n for n, e in timed.items() if runs_the_fp32_model(e)), key=lambda n: timed[n]["latency"]["median"])
@@ -113,8 +116,10 @@ def check_record(record: dict, where: str, kind: str | None = None) -> dict:
     if kind is not None and record.get("kind") != kind:
         raise BookError(f"{where} is a {record.get('kind')!r} record, not a {kind!r} one.")
     routes = record.get("routes")
-    if not isinstance(routes, dict) or BASELINE not in routes or "skipped" in routes[BASELINE]:
+    if not isinstance(routes, dict) or BASELINE not in routes:
         raise BookError(f"{where} is not a record of routes: FP32 eager ({BASELINE!r}) is missing.")
+    if "skipped" in routes[BASELINE] and any(e.get("latency") for e in routes.values()):
+        raise BookError(f"{where} times routes without FP32 eager ({BASELINE!r}): its speedups have no base.")
     for name, entry in routes.items():
         RouteResult.from_dict(entry, f"{where}, route {name!r}")
     return record

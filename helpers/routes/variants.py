@@ -106,8 +106,8 @@ def _no_bf16_units() -> str | None:
     """Why bfloat16 would not pay here: a CPU without AVX-512 BF16 or AMX converts every bfloat16 product
     to FP32 and back, slower than FP32 itself."""
     if not (torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported()):
-        return ("this CPU has neither AVX-512 BF16 nor AMX, so PyTorch would compute each bfloat16 product "
-                "in FP32 and convert it back, slower than FP32 itself")
+        return ("this CPU has neither AVX-512 BF16 nor AMX, so each bfloat16 product would be computed in FP32 "
+                "and converted back, slower than FP32 itself")
     return None
 
 
@@ -221,12 +221,13 @@ def _onnx_nbits(clf, config, inputs):
 
 
 def _openvino(clf, config, inputs):
-    from ..methods.openvino import OvModel, quantize_nncf, read_onnx
+    from ..methods.openvino import OvModel, quantize_nncf, read_onnx, with_inference_precision
 
     model = read_onnx(export_onnx(clf.model, clf.tokenizer, Path(inputs.scratch) / "model.onnx", config.opset))
     if config.quantized:
         calibration = _first(inputs.calibration, config.calibration_sentences, "openvino_int8")
         model = quantize_nncf(model, clf.tokenizer, calibration, clf.max_length)
+    model = with_inference_precision(model, config.inference_precision)
     return clf.with_model(OvModel(model, clf.model.config, inputs.threads)), {}
 
 
@@ -362,9 +363,23 @@ def _pruned_config(run: RunSettings) -> PrunedHeads:
     return PrunedHeads(train_sentences=run.train_sentences, recovery_steps=run.recovery_steps, seed=run.seed)
 
 
-def _onnx_optimized_int8_config(_run: RunSettings) -> Onnx:
-    preset = ort_preset(cpu_model_and_flags()[1])  # this machine's instruction set, as Optimum would choose
+def _onnx_optimized_int8_config(run: RunSettings) -> Onnx:
+    # this machine's instruction set, as Optimum would choose, unless the run names another preset
+    preset = run.ort_preset or ort_preset(cpu_model_and_flags()[1])
+    if preset not in ORT_PRESETS:
+        raise BookError(f"No ONNX Runtime preset {preset!r}; choose from {', '.join(ORT_PRESETS)}.")
     return Onnx(optimized=True, quantized=True, preset=preset, **ORT_PRESETS[preset])
+
+
+QAT_BATCH = 32  # fine_tune's batch size
+
+
+def _qat_config(run: RunSettings) -> QatIntx:
+    """One pass over as many train sentences as the steps draw (the teacher labels each once), at most
+    those the run may train on."""
+    wanted = run.qat_steps * QAT_BATCH
+    return QatIntx(steps=run.qat_steps, held_out_sentences=run.held_out_sentences,
+                   train_sentences=wanted if run.distill_sentences is None else min(wanted, run.distill_sentences))
 
 
 def _distilled_config(run: RunSettings) -> Distilled:
@@ -461,6 +476,12 @@ VARIANTS: dict[str, Variant] = {v.name: v for v in (
             lambda run: OpenVino(quantized=True, calibration_sentences=run.calibration_sentences), _openvino,
             _save_openvino, _load_openvino, "#9b59b6", "OpenVINO IR (.xml + .bin) + openvino", "maintained",
             needs_calibration=True, requirements=(onnxruntime_missing, openvino_missing), chapter=8),
+    Variant("openvino_bf16", "BF16 OpenVINO",
+            "the OpenVINO model compiled to compute in bfloat16 (INFERENCE_PRECISION_HINT bf16, saved in the "
+            "model); weights stored in FP32, converted by the CPU plugin", "bf16",
+            lambda _run: OpenVino(inference_precision="bf16"), _openvino, _save_openvino, _load_openvino,
+            "#117a65", "OpenVINO IR (.xml + .bin) + openvino", "maintained",
+            requirements=(onnxruntime_missing, openvino_missing, _no_bf16_units), chapter=13),
     Variant("openvino_int4_weights", "4-bit weights (OpenVINO, NNCF)",
             "NNCF compress_weights on the OpenVINO model: every MatMul weight and embedding table in 4 bits, "
             "one symmetric scale per group of 128; activations FP32", "int4", lambda _run: OpenVinoWeights(),
@@ -473,8 +494,7 @@ VARIANTS: dict[str, Variant] = {v.name: v for v in (
     Variant("qat_int3_weights", "3-bit weights, INT8 activations (torchao QAT)",
             "the same grid learnt by quantization-aware training (torchao QATConfig) on train sentences, the "
             "step kept chosen on held-out train sentences", "int3",
-            lambda run: QatIntx(steps=run.qat_steps, train_sentences=run.distill_sentences,
-                                held_out_sentences=run.held_out_sentences),
+            _qat_config,
             _qat, _save_intx, _load_intx, "#6e2c00", "state_dict + torchao", "maintained (torchao)",
             needs_training=True, needs_held_out=True, changes_model=True, chapter=13),
 )}

@@ -1,0 +1,59 @@
+"""`bench --emulate`: stored files' answers under qemu-user, compared with this machine's."""
+
+import shutil
+
+import pytest
+import torch
+
+from helpers.core.errors import BookError
+from helpers.measure.environment import describe_environment, int8_class
+from helpers.publish.emulation import ABSENT, answers, compare_answers, emulated_answers, entry_name
+from helpers.routes.record import check_record, make_record
+from helpers.routes.variants import VARIANTS, BuildInputs, build_variant, save_route
+from test_variants import RUN
+
+NO_QEMU = shutil.which("qemu-x86_64") is None
+
+
+def test_answers_are_compared_sentence_by_sentence():
+    native = {"predictions": [1, 0, 1], "logits": [[0.0, 1.0], [1.0, 0.0], [0.2, 0.3]]}
+    emulated = {"predictions": [1, 0, 0], "logits": [[0.0, 1.0], [1.0, 0.01], [0.3, 0.25]]}
+    diff = compare_answers(native, emulated)
+    assert (diff["answers_changed"], diff["changed_sentences"]) == (1, [2])
+    assert diff["largest_logit_change"] == pytest.approx(0.1)
+    with pytest.raises(BookError, match="different sentences"):
+        compare_answers(native, {**emulated, "predictions": [1, 0]})
+
+
+def test_a_record_of_answers_only_says_why_it_has_no_time():
+    absent = {k: ABSENT for k in ("latency", "speedup", "speedup_vs_best_fp32", "setup_seconds")}
+    row = {"label": "x", "precision": "int8", "method": "m", "config": {}, "accuracy": 0.5, "predictions": [1],
+           "size_bytes": 1, "absent": absent}
+    routes = {"fp32": {**row, "precision": "fp32"}, entry_name("onnx_int8_optimized", "avx2"): row}
+    record = make_record("machine", routes,
+                         created="2026-12-05T00:00:00+00:00")
+    assert record["best_fp32"] is None and "onnx_int8_optimized:avx2" in record["routes"]
+    check_record(record, "emulated", "machine")
+    with pytest.raises(BookError, match="No speedup without FP32 eager"):  # untimed, and not saying why
+        make_record("machine", {"fp32": {**row, "absent": {}}})
+
+
+@pytest.mark.skipif(NO_QEMU, reason="qemu-user is not installed (Debian's qemu-user: `apt-get install qemu-user`)")
+def test_a_tiny_int8_route_answers_under_emulation_as_an_avx2_cpu(tmp_path, tiny_bert, tiny_data):
+    from helpers import load_classifier
+
+    variant = VARIANTS["int8_dynamic"]
+    fp32 = load_classifier(str(tiny_bert))
+    config = variant.configure(RUN)
+    built, chosen, _ = build_variant(variant, fp32, config, BuildInputs(threads=1, scratch=tmp_path))
+    save_route(variant, built, config, chosen, tmp_path / "route")
+    native = answers("int8_dynamic", tmp_path / "route", str(tiny_data), 1)
+    there = emulated_answers("Haswell", "int8_dynamic", tmp_path / "route", str(tiny_data), 1)
+    assert int8_class(there["environment"]["cpu_flags"]) == "AVX2"
+    assert len(there["predictions"]) == len(native["predictions"]) == 30
+    diff = compare_answers(native, there)
+    host = describe_environment(1)
+    if int8_class(host["cpu_flags"]) == "AVX2" and not torch.cpu._is_avx512_supported():
+        # the same instruction set: the same kernels, the same integers, the same logits
+        assert diff["largest_logit_change"] < 1e-5, diff
+    assert diff["answers_changed"] <= len(native["predictions"])
