@@ -105,7 +105,7 @@ def _machine(cls, routes, emulated=None, file="m.json", created="2026-12-01T00:0
 
 
 def test_advice_takes_speed_from_measured_records_and_answers_from_emulated_ones():
-    from helpers.publish.bench import advice_per_class, emulated_rows, emulated_vs_measured
+    from helpers.publish.bench import advice_per_class, emulated_rows, emulated_skips, emulated_vs_measured
 
     measured = _machine("AVX2", {"fp32": _route("fp32", 0.9, [1, 0, 1], ms=10.0),
                                  "int8_dynamic": _route("int8", 0.9, [1, 0, 1], ms=5.0, config={"a": 1})})
@@ -123,6 +123,8 @@ def test_advice_takes_speed_from_measured_records_and_answers_from_emulated_ones
                    emulated={"cpu_model": "Nehalem", "host": host}, file="s.json")
     rows = {(r["int8 class"], r["file"]): r for r in emulated_rows([measured, avx2, sse])}
     assert rows[("AVX2", "int8_dynamic")]["answers changed"] == 1 and len(rows) == 4
+    assert [(s["int8 class"], s["file"], s["why not run there"]) for s in emulated_skips([measured, avx2, sse])] \
+        == [("AVX2", "fp32", "float"), ("SSE", "fp32", "float")]  # not run there, with the reason
     advice = {a["int8 class"]: a for a in advice_per_class([measured, avx2, sse])}
     # AVX2: its speed measured, and how many answers the same file changed under emulation
     assert advice["AVX2"]["deploy"] == "int8_dynamic" and advice["AVX2"]["vs FP32 eager"] == 2.0

@@ -138,7 +138,9 @@ def test_the_build_s_records_and_the_gallery_share_one_schema():
                load_record(RESULTS / "distilbert_shape.json", "shape"), *machine_records(REPO / "results" / "machines")]
     assert {r["kind"] for r in records} == {"comparison", "shape", "machine"}
     for record in records:
-        assert record["schema_version"] == SCHEMA_VERSION and record["best_fp32"] in record["routes"]
+        assert record["schema_version"] == SCHEMA_VERSION
+        # an emulated record times nothing, so it has no fastest FP32 route
+        assert record["best_fp32"] in record["routes"] or (record.get("emulated") and record["best_fp32"] is None)
         for entry in record["routes"].values():
             if "skipped" not in entry:
                 assert all(k in entry or k in entry.get("absent", {}) for k in MEASURED_FIELDS)
@@ -202,7 +204,9 @@ def test_the_machine_gallery_and_the_advice_per_instruction_set_are_the_committe
     record = json.loads((RESULTS / "comparison.json").read_text())
     optimized = record["routes"]["onnx_int8_optimized"]
     expected = {
-        "chapters/12_int8_on_your_cpu": [r["machine"]["cpu"] for r in records]
+        # a measured machine by its name in the gallery, an emulated one by the CPU model qemu emulated
+        "chapters/12_int8_on_your_cpu": [r["emulated"]["cpu_model"] if r.get("emulated") else r["machine"]["cpu"]
+                                         for r in records]
         + [r["machine"]["int8_class"] for r in records]
         + [f"{optimized['latency']['median']:.2f} ms", optimized["config"]["preset"]],
         "chapters/14_choosing_a_route": [a["deploy"] for a in advice_per_class(records)]

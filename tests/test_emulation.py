@@ -7,7 +7,8 @@ import torch
 
 from helpers.core.errors import BookError
 from helpers.measure.environment import describe_environment, int8_class
-from helpers.publish.emulation import ABSENT, answers, compare_answers, emulated_answers, entry_name
+from helpers.publish.emulation import (ABSENT, answers, compare_answers, emulated_answers, entry_name,
+                                       failure_reason)
 from helpers.routes.record import check_record, make_record
 from helpers.routes.variants import VARIANTS, BuildInputs, build_variant, save_route
 from test_variants import RUN
@@ -57,3 +58,21 @@ def test_a_tiny_int8_route_answers_under_emulation_as_an_avx2_cpu(tmp_path, tiny
         # the same instruction set: the same kernels, the same integers, the same logits
         assert diff["largest_logit_change"] < 1e-5, diff
     assert diff["answers_changed"] <= len(native["predictions"])
+
+
+def test_a_crash_under_emulation_is_named_without_qemus_feature_warnings():
+    stderr = ("qemu-x86_64: warning: TCG doesn't support requested feature: CPUID.07H:EBX.hle [bit 4]\n"
+              "qemu-x86_64: warning: TCG doesn't support requested feature: CPUID.07H:EBX.rtm [bit 11]\n"
+              "qemu: uncaught target signal 11 (Segmentation fault) - core dumped\n")
+    assert failure_reason(stderr) == "qemu: uncaught target signal 11 (Segmentation fault) - core dumped"
+    assert failure_reason("") == "no error output"
+
+
+def test_a_record_of_stored_answers_only_needs_some_answers(tmp_path, tiny_bert, tiny_data):
+    from helpers.publish.emulation import run_emulated_bench
+
+    with pytest.raises(BookError, match="no route ran under emulation"):
+        run_emulated_bench("Haswell", str(tiny_bert), str(tiny_data), store=tmp_path / "store",
+                           out_dir=tmp_path, threads=1, routes=("fp32", "int8_dynamic"), profile="smoke",
+                           progress=False, stored_only=True)
+    assert not list(tmp_path.glob("*.json"))  # nothing written

@@ -193,6 +193,14 @@ def emulated_rows(records: list[dict]) -> list[dict]:
     return rows
 
 
+def emulated_skips(records: list[dict]) -> list[dict]:
+    """The files an emulated record did not run there, and why (FP32 products, compiling, a crash)."""
+    return [{"int8 class": record["machine"]["int8_class"], "model": record["model"], "file": name,
+             "why not run there": route["skipped"]}
+            for record in records if record.get("emulated")
+            for name, route in record["routes"].items() if "skipped" in route]
+
+
 def _latest(records: list[dict]) -> list[dict]:
     latest = {}
     for record in records:  # oldest first: a later record of the same machine and model replaces it

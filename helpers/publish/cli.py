@@ -56,6 +56,9 @@ def _parser() -> argparse.ArgumentParser:
                        help="instead: every INT8, 4-bit and BF16 file's answers on all validation sentences "
                             "under qemu-x86_64 -cpu CPU (e.g. Haswell: the AVX2 class), against this machine's "
                             "→ results/machines/<cpu>-emulated-…-<flags>.json (about an hour; resumes)")
+    bench.add_argument("--stored-only", action="store_true",
+                       help="with --emulate: write the record from the answers the store already holds, "
+                            "the files not yet run there entered as skipped with that reason")
     book = commands.add_parser("build-book", help="execute every chapter with papermill, then build the HTML book")
     book.add_argument("--model", help="as for compare")
     book.add_argument("--data", help="as for compare")
@@ -165,7 +168,8 @@ def _bench(args) -> int:
         with known_quantization_warnings_silenced():
             record, path = run_emulated_bench(args.emulate, model=args.model, data=args.data,
                                               store=_store(args, Path("store")), out_dir=args.out_dir,
-                                              threads=args.threads or 2, profile=args.profile)
+                                              threads=args.threads or 2, profile=args.profile,
+                                              stored_only=args.stored_only)
         print(emulated_table(record))
         print(f"\nwrote {path} in {record['seconds']:.0f} s")
         return 0

@@ -53,7 +53,10 @@ FLOAT_PRODUCTS = {"fp32": "its products are FP32, which qemu computes in softwar
 X86_PRESETS = ("avx512_vnni", "avx512", "avx2")
 PRESET_ROUTE = "onnx_int8_optimized"
 ABSENT = "emulated: answers only"  # why an emulated record has no time
+NOT_YET = ("no answers under emulation stored: this record was written from the store (--stored-only) before a "
+           "run finished this file, or after it failed; `make bench EMULATE=…` runs it and records why if it fails")
 BATCH_SIZE = 32  # as `bench` measures accuracy
+ROUTE_TIMEOUT_S = 45 * 60  # one file's 872 sentences; INT8 files took 7 to 14 minutes here
 ANSWERS_VERSION = 1  # bump when what `answers` computes changes: stored answers are then made again
 
 
@@ -86,18 +89,36 @@ def answers(variant: str, path: str | Path, data: str | None, threads: int) -> d
             "environment": describe_environment(threads)}
 
 
-def emulated_answers(cpu: str, variant: str, path: str | Path, data: str | None, threads: int) -> dict:
-    """`answers` computed in a child Python run by `qemu-x86_64 -cpu CPU`."""
+class EmulationFailed(BookError):
+    """A route's file could not be run under emulation: its record entry says why, the other routes go on."""
+
+
+def failure_reason(stderr: str) -> str:
+    """The end of a failed child's error output, without qemu's warnings about CPU features its TCG lacks."""
+    lines = [line for line in stderr.strip().splitlines()
+             if line.strip() and "TCG doesn't support requested feature" not in line]
+    return " / ".join(lines[-3:])[-600:] or "no error output"
+
+
+def emulated_answers(cpu: str, variant: str, path: str | Path, data: str | None, threads: int,
+                     timeout_s: float = ROUTE_TIMEOUT_S) -> dict:
+    """`answers` computed in a child Python run by `qemu-x86_64 -cpu CPU`, stopped after `timeout_s`."""
     reason = emulator_missing()
     if reason:
         raise BookError(reason)
     with subprocess.Popen(["qemu-x86_64", "-cpu", cpu, sys.executable, "-m", "helpers.publish.emulation",
                            variant, str(path), "--threads", str(threads)] + (["--data", data] if data else []),
                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as child:
-        out, err = child.communicate()
+        try:
+            out, err = child.communicate(timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            child.kill()
+            child.communicate()
+            raise EmulationFailed(f"did not finish within {timeout_s / 60:.0f} min under qemu-x86_64 -cpu {cpu} "
+                                  "(the limit per file)") from None
     if child.returncode != 0:
-        raise BookError(f"{variant} under qemu-x86_64 -cpu {cpu} failed (exit {child.returncode}): "
-                        f"{err.strip()[-2000:]}")
+        raise EmulationFailed(f"failed under qemu-x86_64 -cpu {cpu} (exit {child.returncode}): "
+                              f"{failure_reason(err)}")
     return json.loads(out.strip().splitlines()[-1])
 
 
@@ -119,12 +140,13 @@ def _answers_key(cpu: str, model_key: str, data: str | None, threads: int) -> st
 def run_emulated_bench(cpu: str = "Haswell", model: str | None = None, data: str | None = None, store=None,
                        out_dir: str | Path = "results/machines", threads: int = 2,
                        routes: tuple[str, ...] = EMULATE_ROUTES, profile: str = "full",
-                       progress: bool = True) -> tuple[dict, Path]:
+                       progress: bool = True, stored_only: bool = False) -> tuple[dict, Path]:
     """Build (or reuse) every route's file natively, then compute its answers natively and under
-    emulation, and write the emulated CPU's record; returns it and its path."""
+    emulation, and write the emulated CPU's record; returns it and its path. `stored_only`: run nothing
+    under emulation, record what the store holds (the rest skipped, saying so)."""
     from tqdm.auto import tqdm
 
-    reason = emulator_missing()
+    reason = None if stored_only else emulator_missing()
     if reason:
         raise BookError(reason)
     start = time.perf_counter()
@@ -151,9 +173,16 @@ def run_emulated_bench(cpu: str = "Haswell", model: str | None = None, data: str
         path = route.model["path"]
         key = _answers_key(cpu, plan.key, data, threads)
         stored = the_store.find_measurement(f"emulated-{plan.variant.name}", key)
+        if stored is None and stored_only:
+            entries[name] = {**entry, "skipped": NOT_YET}
+            continue
         if stored is None:
-            value = {"native": answers(plan.variant.name, path, data, threads),
-                     "emulated": emulated_answers(cpu, plan.variant.name, path, data, threads)}
+            try:
+                there = emulated_answers(cpu, plan.variant.name, path, data, threads)
+            except EmulationFailed as failed:  # recorded, not stored: a later run tries again
+                entries[name] = {**entry, "skipped": str(failed)}
+                continue
+            value = {"native": answers(plan.variant.name, path, data, threads), "emulated": there}
             stored = the_store.put_measurement(f"emulated-{plan.variant.name}", key, value)
         native, emulated = stored["value"]["native"], stored["value"]["emulated"]
         emulated_env = emulated["environment"]
