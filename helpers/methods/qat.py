@@ -67,7 +67,8 @@ def train_qat(clf: Classifier, train: SentimentData, held_out: SentimentData, co
     """Quantization-aware training: fine-tune a fake-quantized copy of `clf` for `config.steps` batches of
     `train` (on the labels, or with `config.alpha` > 0 on `clf`'s own soft targets as well), measure it
     on `held_out` at `config.points` evenly spaced steps (and before the first), keep the weights of the
-    best of those points (the earliest where tied: step 0 is the post-training model), and convert them; returns the converted classifier and what the training chose and saw."""
+    best of those points (the earliest where tied: step 0 is the post-training model), and convert them;
+    returns the converted classifier and what the training chose and saw."""
     if not len(held_out):
         raise BookError("Quantization-aware training chooses its step on held-out train sentences; none given.")
     loss = hard_label_loss

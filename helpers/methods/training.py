@@ -70,7 +70,10 @@ def warmup_then_linear_decay(steps: int, warmup: float) -> Callable[[int], float
     return lambda step: (step + 1) / rise if step < rise else (steps - step) / max(1, steps - rise)
 
 
-def fine_tune(clf: Classifier, data: SentimentData, steps: int, batch_size: int = 32, lr: float = 3e-5,
+TRAIN_BATCH = 32  # sentences per training step
+
+
+def fine_tune(clf: Classifier, data: SentimentData, steps: int, batch_size: int = TRAIN_BATCH, lr: float = 3e-5,
               seed: int = 0, progress: bool = False, loss: Loss = hard_label_loss,
               desc: str = "fine-tuning", warmup: float = 0.0,
               after_step: Callable[[int], None] | None = None) -> list[float]:

@@ -31,6 +31,7 @@ from ..routes.variants import VARIANTS
 # left to the book's build (minutes each); a route whose package is missing is recorded as skipped.
 BENCH_ROUTES = ("fp32", "onnx_fp32", "onnx_fp32_optimized", "openvino_fp32", "int8_dynamic", "onnx_int8_dynamic",
                 "onnx_int8_optimized", "openvino_int8")
+ACCURACY_BATCH = 32  # sentences per batch when a record measures accuracy (grouped by length)
 
 
 def machine_file_name(env: dict) -> str:
@@ -67,7 +68,7 @@ def run_bench(model: str | None = None, data: str | None = None, store=None,
             continue
         loaded[name] = clf = variant.load(route.model["path"], threads)
         with fixed_threads(threads):
-            result = evaluate(clf, examples, 32, progress=False)
+            result = evaluate(clf, examples, ACCURACY_BATCH, progress=False)
         measured[name] = {**row, "accuracy": result.accuracy, "predictions": result.predictions,
                           "size_bytes": model_bytes(clf.model), "setup_seconds": route.model["setup_seconds"]}
     medians: dict[str, list[float]] = {name: [] for name in loaded}

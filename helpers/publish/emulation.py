@@ -37,7 +37,7 @@ from ..routes.configs import RunSettings
 from ..routes.record import make_record, write_json
 from ..routes.store import Store
 from ..routes.variants import VARIANTS
-from .bench import machine_file_name
+from .bench import ACCURACY_BATCH, machine_file_name
 
 # The INT8 routes whose kernels differ by instruction set, and the routes below and beside INT8.
 # `onnx_int8_optimized` is run once per x86 preset of `ORT_PRESETS` (ARM's is the VNNI one's file).
@@ -55,7 +55,6 @@ PRESET_ROUTE = "onnx_int8_optimized"
 ABSENT = "emulated: answers only"  # why an emulated record has no time
 NOT_YET = ("no answers under emulation stored: this record was written from the store (--stored-only) before a "
            "run finished this file, or after it failed; `make bench EMULATE=…` runs it and records why if it fails")
-BATCH_SIZE = 32  # as `bench` measures accuracy
 ROUTE_TIMEOUT_S = 45 * 60  # one file's 872 sentences; INT8 files took 7 to 14 minutes here
 ANSWERS_VERSION = 1  # bump when what `answers` computes changes: stored answers are then made again
 
@@ -76,13 +75,13 @@ def entry_name(route: str, preset: str | None) -> str:
 
 
 def answers(variant: str, path: str | Path, data: str | None, threads: int) -> dict:
-    """One stored route's answers on every validation sentence (batches of `BATCH_SIZE`, by length) and
+    """One stored route's answers on every validation sentence (batches of `ACCURACY_BATCH`, by length) and
     the environment that computed them: what the emulated and the native run each return."""
     clf = VARIANTS[variant].load(path, threads)
     examples = load_sst2(data, "validation")
     start = time.perf_counter()
     with fixed_threads(threads):
-        result = predict(clf, examples.sentences, BATCH_SIZE)
+        result = predict(clf, examples.sentences, ACCURACY_BATCH)
     correct = sum(int(p == y) for p, y in zip(result.labels, examples.labels))
     return {"predictions": result.labels, "logits": [[round(x, 6) for x in row] for row in result.logits],
             "accuracy": correct / len(examples), "seconds": round(time.perf_counter() - start, 1),
@@ -133,7 +132,7 @@ def compare_answers(native: dict, emulated: dict) -> dict:
 
 
 def _answers_key(cpu: str, model_key: str, data: str | None, threads: int) -> str:
-    text = json.dumps([ANSWERS_VERSION, cpu, model_key, display_name(data) if data else None, threads, BATCH_SIZE])
+    text = json.dumps([ANSWERS_VERSION, cpu, model_key, display_name(data) if data else None, threads, ACCURACY_BATCH])
     return hashlib.sha256(text.encode()).hexdigest()
 
 
@@ -223,7 +222,7 @@ def run_emulated_bench(cpu: str = "Haswell", model: str | None = None, data: str
         model=display_name(load_classifier(model).source),
         data=display_name(examples.source),
         n_examples=len(examples),
-        batch_size=BATCH_SIZE,
+        batch_size=ACCURACY_BATCH,
         profile=profile,
         threads=threads,
         seconds=round(time.perf_counter() - start, 1),  # this run's; an interrupted one's are in the store

@@ -29,6 +29,7 @@ from ..measure.environment import cpu_model_and_flags
 from ..methods.onnx_runtime import (ORT_PRESETS, OrtModel, export_onnx, onnxruntime_missing, optimize_onnx, ort_preset,
                                    quantize_onnx_dynamic, quantize_onnx_nbits, save_onnx)
 from ..methods.quantization import load_quantized, quantize_dynamic_int8, quantize_torchao_int8, save_quantized
+from ..methods.training import TRAIN_BATCH
 from ..methods.static_quantization import ExportedClassifier, load_static, quantize_static_int8, save_static
 from ..methods.openvino import openvino_missing
 from .record import BASELINE
@@ -371,13 +372,10 @@ def _onnx_optimized_int8_config(run: RunSettings) -> Onnx:
     return Onnx(optimized=True, quantized=True, preset=preset, **ORT_PRESETS[preset])
 
 
-QAT_BATCH = 32  # fine_tune's batch size
-
-
 def _qat_config(run: RunSettings) -> QatIntx:
     """One pass over as many train sentences as the steps draw (the teacher labels each once), at most
     those the run may train on."""
-    wanted = run.qat_steps * QAT_BATCH
+    wanted = run.qat_steps * TRAIN_BATCH
     return QatIntx(steps=run.qat_steps, held_out_sentences=run.held_out_sentences,
                    train_sentences=wanted if run.distill_sentences is None else min(wanted, run.distill_sentences))
 
