@@ -53,8 +53,8 @@ book: install
 
 ## test: unit and CLI tests, a smoke build of the book and the book in headless Chromium, twice: with
 ## $BOOK_MODEL (the shared MiniLM, a BERT) and with a small DistilBERT classifier made here (the reference
-## architecture); then the reader's path: JupyterLab installed by `make lab`, every chapter run from
-## chapters/ without papermill
+## architecture); then the reader's path: JupyterLab installed by `make lab`, three chapters run from
+## chapters/ without papermill (every chapter has their parameters cell and set-up call)
 ## Tests that time nothing run on every core (pytest-xdist); OpenMP threads that wait sleep instead of
 ## spinning, so two workers' torch threads do not starve each other. The test books measure every route
 ## alone, then execute two chapters at a time (their pages say so; `make book` executes one at a time).
@@ -63,7 +63,7 @@ DISTILBERT_SITE := _build/distilbert
 PYTEST_PARALLEL := OMP_WAIT_POLICY=PASSIVE $(PY) -m pytest -q -n auto
 test: install
 	$(VENV)/bin/lint-imports --no-cache
-	HF_HUB_OFFLINE=1 $(PYTEST_PARALLEL) -m "not browser and not reader"
+	HF_HUB_OFFLINE=1 $(PYTEST_PARALLEL) -m "not browser and not reader" --durations=10
 	HF_HUB_OFFLINE=1 $(PY) -m helpers build-book --profile smoke --jobs 2
 	BOOK_REQUIRE_HTML=1 $(PYTEST_PARALLEL) -m browser
 	$(PY) tests/tiny_models.py distilbert $(TINY_DISTILBERT)

@@ -50,10 +50,17 @@ def test_a_tiny_int8_route_answers_under_emulation_as_an_avx2_cpu(tmp_path, tiny
     save_route(variant, built, config, chosen, tmp_path / "route")
     native = answers("int8_dynamic", tmp_path / "route", str(tiny_data), 1)
     there = emulated_answers("Haswell", "int8_dynamic", tmp_path / "route", str(tiny_data), 1)
-    assert int8_class(there["environment"]["cpu_flags"]) == "AVX2"
+    # the environment described inside the emulation is the emulated CPU's, told apart from the host's
+    emulated_cpu = there["environment"]
+    flags = set(emulated_cpu["cpu_flags"])
+    assert int8_class(emulated_cpu["cpu_flags"]) == "AVX2" and "avx2" in flags
+    assert not {"avx512f", "avx512_vnni", "amx_tile"} & flags
+    host = describe_environment(1)
+    if set(host["cpu_flags"]) > flags:  # a host with more than Haswell
+        assert emulated_cpu["cpu"].endswith("(emulated)")
+        assert emulated_cpu["emulated"]["host_flags"] == host["cpu_flags"]
     assert len(there["predictions"]) == len(native["predictions"]) == 30
     diff = compare_answers(native, there)
-    host = describe_environment(1)
     if int8_class(host["cpu_flags"]) == "AVX2" and not torch.cpu._is_avx512_supported():
         # the same instruction set: the same kernels, the same integers, the same logits
         assert diff["largest_logit_change"] < 1e-5, diff

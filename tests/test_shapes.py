@@ -68,8 +68,22 @@ def test_a_shape_record_is_measured_once_and_its_random_weights_are_not_stored(t
     assert third["routes"]["distilled"]["provenance"]["this_run"] == "reused from the store"
 
 
-def test_the_smoke_profile_leaves_compiling_at_this_shape_to_the_full_build(tmp_path, shared_model, shared_data):
+def test_the_smoke_profile_leaves_most_routes_at_this_shape_to_the_full_build(tmp_path, shared_model,
+                                                                               shared_data):
     record = run_shape_comparison(str(shared_model), str(shared_data), "smoke", tmp_path / "s.json", threads=1,
-                                  variants="fp32_compiled", progress=False)
-    assert "full build does" in record["routes"]["fp32_compiled"]["skipped"]
+                                  variants="fp32_compiled,onnx_int8_optimized", progress=False)
+    for name in ("fp32_compiled", "onnx_int8_optimized"):
+        assert "full build measures every route" in record["routes"][name]["skipped"]
     assert "latency" in record["routes"]["fp32"]
+
+
+def test_the_smoke_shape_routes_exist_with_their_parents_and_cover_what_chapter_14_quotes():
+    from helpers.measure.profiles import PROFILES
+    from helpers.routes.variants import VARIANTS
+
+    routes = PROFILES["smoke"].shape_routes
+    assert PROFILES["full"].shape_routes is None
+    assert set(routes) <= set(VARIANTS)
+    assert all(VARIANTS[n].parent in routes for n in routes if VARIANTS[n].parent)
+    assert {"fp32", "int8_dynamic", "int8_dynamic_embeddings"} <= set(routes)
+    assert any(VARIANTS[n].precision == "fp32" for n in routes if n != "fp32")  # a fastest FP32 route

@@ -94,8 +94,13 @@ def test_every_eager_route_reloads_to_identical_logits(request, tmp_path, fixtur
         assert (logits(built) - logits(fp32)).abs().max() <= close
 
 
-@pytest.mark.parametrize("name", [n for n, v in VARIANTS.items() if v.compiled])
-@pytest.mark.parametrize("fixture", ["tiny_bert", "tiny_distilbert"])
+# The smoke books compile fp32_compiled and int8_static on both architectures and leave torchao's to the full
+# build: here each is compiled on tiny_distilbert, torchao's on tiny_bert as well
+COMPILED = [(f, n) for n, v in VARIANTS.items() if v.compiled
+            for f in (("tiny_bert", "tiny_distilbert") if n == "torchao_int8_compiled" else ("tiny_distilbert",))]
+
+
+@pytest.mark.parametrize("fixture, name", COMPILED)
 def test_a_compiled_route_saves_the_model_it_compiled(request, tmp_path, fixture, name):
     # tiny_distilbert keeps a BERT tokenizer (token_type_ids, which DistilBERT does not take): with the eager
     # test above, every route of the registry is built, run, saved and reloaded behind such a tokenizer
@@ -308,6 +313,20 @@ def test_histogram_calibration_never_widens_the_min_max_range(tiny_bert):
     for mm, hist in zip(ranges["minmax"], ranges["histogram"]):
         assert (mm["min"], mm["max"]) == (hist["min"], hist["max"])  # both saw the same activations
         assert hist["scale"] <= mm["scale"] * (1 + 1e-6)
+
+
+def test_the_smoke_profile_leaves_only_torchaos_compiled_route_to_the_full_build():
+    from helpers.measure.profiles import PROFILES
+    from helpers.methods.compiling import compiler_missing
+    from helpers.routes.variants import within_profile
+
+    def reasons(profile):
+        return {v.name: v.unavailable() for v in within_profile(select_variants(), PROFILES[profile])}
+
+    smoke, full = reasons("smoke"), reasons("full")
+    assert compiler_missing() or "full build" in smoke["torchao_int8_compiled"]
+    assert full["torchao_int8_compiled"] == compiler_missing()
+    assert {n for n in smoke if smoke[n] != full[n]} <= {"torchao_int8_compiled"}
 
 
 def test_a_route_this_machine_cannot_run_is_recorded_as_skipped(tmp_path, tiny_bert):

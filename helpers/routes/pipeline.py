@@ -27,7 +27,8 @@ from .configs import RunSettings
 from .headline import time_headline
 from .keys import BuildData, build_key, measurement_key, measurement_settings
 from .store import Store, made_here
-from .variants import BASELINE, VARIANTS, BuildInputs, Variant, build_variant, save_route, select_variants
+from .variants import (BASELINE, VARIANTS, BuildInputs, Variant, build_variant, save_route, select_variants,
+                       within_profile)
 
 
 def quantized_copy(clf: Classifier) -> Classifier:
@@ -268,7 +269,7 @@ class _Inputs:
 def _comparison_inputs(model, data, profile, threads: int, seed: int, variants, store, models_dir,
                        ort_preset: str | None = None) -> _Inputs:
     prof = resolve_profile(profile)
-    chosen = select_variants(variants)
+    chosen = within_profile(select_variants(variants), prof)
     split = load_sst2(data, "validation")
     examples = profile_examples(split, prof, seed)
     calibration = (calibration_sentences(data, prof.calibration_sentences, seed)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 import tempfile
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime, timezone
 from pathlib import Path
@@ -19,7 +20,7 @@ from ..core.models import Classifier, load_classifier
 from ..data.sst2 import calibration_sentences, held_out_examples, load_sst2, training_examples
 from ..measure.environment import default_threads, describe_environment
 from ..measure.latency import MIN_TIMED_SENTENCES, latency_on_sentences
-from ..measure.profiles import latency_sentences, profile_examples, resolve_profile
+from ..measure.profiles import Profile, latency_sentences, profile_examples, resolve_profile
 from ..measure.size import MIB, model_bytes
 from .configs import RunSettings
 from .keys import BuildData, measurement_settings
@@ -55,10 +56,10 @@ def distilbert_shaped(tokenizer, seed: int = 0, **shape) -> Classifier:
     return Classifier(model, tokenizer, SHAPE_SOURCE, max_length)
 
 
-def _not_compiled_in(profile: str):
+def _not_measured_in(profile: Profile) -> Callable[[], str]:
     def reason() -> str:
-        return (f"the {profile} profile does not compile routes at this shape (each takes about a minute); "
-                "the full build does")
+        return (f"the {profile.name} profile measures this shape on {', '.join(profile.shape_routes)} only; "
+                "the full build measures every route")
     return reason
 
 
@@ -75,8 +76,8 @@ def run_shape_comparison(model: str | None = None, data: str | None = None, prof
     """
     prof = resolve_profile(profile)
     threads = default_threads() if threads is None else threads
-    chosen = [v if prof.shape_compiles or not v.compiled else
-              replace(v, requirements=(*v.requirements, _not_compiled_in(prof.name)))
+    chosen = [v if prof.shape_routes is None or v.name in prof.shape_routes else
+              replace(v, requirements=(*v.requirements, _not_measured_in(prof)))
               for v in select_variants(variants)]
     tokenizer = load_classifier(model).tokenizer
     shaped = distilbert_shaped(tokenizer, seed)

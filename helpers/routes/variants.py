@@ -14,7 +14,7 @@ from __future__ import annotations
 import platform
 import tempfile
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable
 
@@ -26,6 +26,7 @@ from ..core.models import (MANIFEST, Classifier, classifier_from_folder, load_cl
 from ..data.sst2 import SentimentData
 from ..methods.compiling import compile_and_warm, compiler_missing
 from ..measure.environment import cpu_model_and_flags
+from ..measure.profiles import Profile
 from ..methods.onnx_runtime import (ORT_PRESETS, OrtModel, export_onnx, onnxruntime_missing, optimize_onnx, ort_preset,
                                    quantize_onnx_dynamic, quantize_onnx_nbits, save_onnx)
 from ..methods.quantization import load_quantized, quantize_dynamic_int8, quantize_torchao_int8, save_quantized
@@ -516,6 +517,12 @@ def select_variants(names: str | list[str] | None = None) -> list[Variant]:
     wanted = set(names) | {BASELINE}
     wanted |= {VARIANTS[n].parent for n in names if VARIANTS[n].parent}
     return [v for v in VARIANTS.values() if v.name in wanted]
+
+
+def within_profile(variants: list[Variant], profile: Profile) -> list[Variant]:
+    """`variants`, those the profile leaves to the full build recorded as skipped with its reason."""
+    return [v if (reason := profile.leaves_out(v.name)) is None else
+            replace(v, requirements=(*v.requirements, lambda reason=reason: reason)) for v in variants]
 
 
 def build_variant(variant: Variant, fp32: Classifier, config: RouteConfig, inputs: BuildInputs,
