@@ -83,3 +83,15 @@ def test_a_record_of_stored_answers_only_needs_some_answers(tmp_path, tiny_bert,
                            out_dir=tmp_path, threads=1, routes=("fp32", "int8_dynamic"), profile="smoke",
                            progress=False, stored_only=True)
     assert not list(tmp_path.glob("*.json"))  # nothing written
+
+
+def test_records_of_one_emulated_cpu_on_two_kinds_of_host_do_not_overwrite_each_other():
+    from helpers.publish.emulation import emulated_file_name
+
+    def record(host_class):
+        return {"machine": {"cpu": "Haswell (emulated by qemu-x86_64)", "cpu_flags": ["avx2", "fma"]},
+                "emulated": {"cpu_model": "Haswell", "host": {"int8_class": host_class}}}
+
+    names = {emulated_file_name(record(c)) for c in ("AVX2", "AVX-512 VNNI", "AMX")}
+    assert len(names) == 3 and all(n.startswith("haswell-emulated-on-") and n.endswith("-avx2-fma.json")
+                                   for n in names)

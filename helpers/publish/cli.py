@@ -55,7 +55,8 @@ def _parser() -> argparse.ArgumentParser:
     bench.add_argument("--emulate", metavar="CPU",
                        help="instead: every INT8, 4-bit and BF16 file's answers on all validation sentences "
                             "under qemu-x86_64 -cpu CPU (e.g. Haswell: the AVX2 class), against this machine's "
-                            "→ results/machines/<cpu>-emulated-…-<flags>.json (about an hour; resumes)")
+                            "→ results/machines/<cpu>-emulated-on-<class>-host-<flags>.json (hours on 2 cores: "
+                            "the record says how long each file took; resumes)")
     bench.add_argument("--stored-only", action="store_true",
                        help="with --emulate: write the record from the answers the store already holds, "
                             "the files not yet run there entered as skipped with that reason")

@@ -3,7 +3,8 @@ is not, computed under Debian's `qemu-x86_64 -cpu CPU` (user-mode emulation: the
 libraries, the emulated CPU's instruction set; up to AVX2, not AVX-512, VNNI or AMX).
 
 Each route's file is run twice on every validation sentence, batched as `bench` batches them: natively,
-here, and under emulation. The record (`results/machines/<cpu>-emulated-…-<flags>.json`, the one record
+here, and under emulation. The record (`results/machines/<cpu>-emulated-on-<host's class>-host-<flags>.json`, one per
+emulated CPU and host class, since the answers are compared with the host's; the one record
 schema) gives each route's accuracy and predictions there, how many answers differ from this machine's
 and the largest logit change; no latency ("emulated: answers only"), for emulation is about 60× slower
 and its times belong to no real CPU. Every route's answers go to the store as they come: an interrupted
@@ -49,7 +50,11 @@ EMULATE_ROUTES = ("fp32", "onnx_int8_optimized", "onnx_int8_dynamic", "int8_dyna
 # FP32's answers are those of the CPU itself, and accuracy changes are counted against them.
 FLOAT_PRODUCTS = {"fp32": "its products are FP32, which qemu computes in software: hours for 872 sentences",
                   "openvino_int4_weights": "its products are FP32 (the 4-bit weights are expanded before "
-                                           "each product), which qemu computes in software: hours"}
+                                           "each product), which qemu computes in software: hours",
+                  "bf16": "an AVX2 CPU has no bfloat16 products: PyTorch computes them in FP32, which qemu "
+                          "computes in software: hours",
+                  "openvino_bf16": "an AVX2 CPU has no bfloat16 products: OpenVINO falls back to FP32, which "
+                                   "qemu computes in software: hours"}
 X86_PRESETS = ("avx512_vnni", "avx512", "avx2")
 PRESET_ROUTE = "onnx_int8_optimized"
 ABSENT = "emulated: answers only"  # why an emulated record has no time
@@ -228,9 +233,16 @@ def run_emulated_bench(cpu: str = "Haswell", model: str | None = None, data: str
         seconds=round(time.perf_counter() - start, 1),  # this run's; an interrupted one's are in the store
         emulated_seconds=round(sum(e.get("emulated_seconds", 0) for e in entries.values()), 1),
     )
-    path = Path(out_dir) / machine_file_name(record["machine"])
+    path = Path(out_dir) / emulated_file_name(record)
     write_json(record, path)
     return record, path
+
+
+def emulated_file_name(record: dict) -> str:
+    """`<cpu>-emulated-on-<host's INT8 class>-host-<flags>.json`: one record per emulated CPU and host class,
+    since each compares the emulated answers with the host's own."""
+    host = record["emulated"]["host"]["int8_class"]
+    return machine_file_name({**record["machine"], "cpu": f"{record['emulated']['cpu_model']} emulated on {host} host"})
 
 
 def emulated_table(record: dict) -> str:
