@@ -134,3 +134,38 @@ def test_advice_takes_speed_from_measured_records_and_answers_from_emulated_ones
     assert "not measured" in advice["SSE"]["speed"]
     beside = emulated_vs_measured([measured, avx2, sse])
     assert [(b["file"], b["answers that differ"]) for b in beside] == [("int8_dynamic", 1)]
+
+
+def test_two_hosts_that_emulated_one_class_are_told_apart_and_advice_takes_the_most_changed_answers():
+    from helpers.publish.bench import advice_per_class, emulated_skips, emulated_vs_measured, emulation_by_host
+
+    measured = _machine("AVX2", {"fp32": _route("fp32", 0.9, [1, 0, 1], ms=10.0),
+                                 "int8_dynamic": _route("int8", 0.9, [1, 0, 1], ms=5.0, config={"a": 1})})
+
+    def emulated(host_class, changed, file, preset_config):
+        routes = {"fp32": {"label": "f", "precision": "fp32", "method": "m", "config": {}, "skipped": "float"},
+                  "int8_dynamic": _route("int8", 0.9, [1, 0, 1], config={"a": 1}),
+                  "onnx_int8_optimized:avx2": _route("int8", 0.9, [1, 0, 1], config=preset_config)}
+        for name, entry in routes.items():
+            if "skipped" not in entry:
+                entry |= {"accuracy_delta_pts": 0.0,
+                          "against_native": {"answers_changed": changed[name], "largest_logit_change": changed[name] / 10}}
+        return _machine("AVX2", routes, file=file,
+                        emulated={"cpu_model": "Haswell", "host": {"cpu": "h", "int8_class": host_class}})
+
+    on_avx2 = emulated("AVX2", {"int8_dynamic": 0, "onnx_int8_optimized:avx2": 0}, "a.json", {"p": "avx2"})
+    on_vnni = emulated("AVX-512 VNNI", {"int8_dynamic": 3, "onnx_int8_optimized:avx2": 5}, "v.json", {"p": "avx2"})
+    records = [measured, on_avx2, on_vnni]
+    summary = {r["host class"]: r for r in emulation_by_host(records)}
+    assert summary["AVX2"]["files that changed an answer"] == 0 and summary["AVX2"]["files run"] == 2
+    assert (summary["AVX-512 VNNI"]["most answers changed"], summary["AVX-512 VNNI"]["in file"]) \
+        == (5, "onnx_int8_optimized:avx2")
+    assert sorted(s["host class"] for s in emulated_skips(records)) == ["AVX-512 VNNI", "AVX2"]
+    beside = emulated_vs_measured(records)
+    assert sorted((b["host class"], b["file"]) for b in beside) == [("AVX-512 VNNI", "int8_dynamic"),
+                                                                     ("AVX2", "int8_dynamic")]
+    advice = advice_per_class(records)
+    assert [(a["deploy"], a["answers changed (emulated)"]) for a in advice] == [("int8_dynamic", 3)]
+    # a file of the same route with another config (another preset) is not the deployed file
+    measured["routes"]["int8_dynamic"]["config"] = {"a": 2}
+    assert advice_per_class(records)[0]["answers changed (emulated)"] is None

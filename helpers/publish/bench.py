@@ -169,7 +169,8 @@ def gallery_rows(records: list[dict]) -> list[dict]:
                          "median ms": route["latency"]["median"], "vs FP32 eager": route["speedup"],
                          "vs best FP32": route["speedup_vs_best_fp32"], "best FP32": record["best_fp32"],
                          "accuracy change (pts)": route["accuracy_delta_pts"],
-                         "measured": record["created"][:10], "commit": record["environment"].get("commit")})
+                         "measured": record["created"][:10], "commit": record["environment"].get("commit"),
+                         "config": route["config"]})
     return rows
 
 
@@ -190,16 +191,36 @@ def emulated_rows(records: list[dict]) -> list[dict]:
                          "answers changed": diff["answers_changed"],
                          "largest logit change": diff["largest_logit_change"],
                          "host class": record["emulated"]["host"]["int8_class"],
-                         "emulated": record["emulated"]["cpu_model"], "measured": record["created"][:10]})
+                         "emulated": record["emulated"]["cpu_model"], "measured": record["created"][:10],
+                         "config": route["config"]})
     return rows
 
 
 def emulated_skips(records: list[dict]) -> list[dict]:
     """The files an emulated record did not run there, and why (FP32 products, compiling, a crash)."""
-    return [{"int8 class": record["machine"]["int8_class"], "model": record["model"], "file": name,
-             "why not run there": route["skipped"]}
+    return [{"int8 class": record["machine"]["int8_class"], "host class": record["emulated"]["host"]["int8_class"],
+             "model": record["model"], "file": name, "why not run there": route["skipped"]}
             for record in records if record.get("emulated")
             for name, route in record["routes"].items() if "skipped" in route]
+
+
+def emulation_by_host(records: list[dict]) -> list[dict]:
+    """One row per emulated record: the class emulated, the host's class, how many files ran there, how
+    many changed at least one answer, the most answers one file changed and the largest logit change
+    (and in which file)."""
+    rows = []
+    for record in records:
+        ran = [r for r in emulated_rows([record])]
+        if not ran:
+            continue
+        moved = max(ran, key=lambda r: r["largest logit change"])
+        rows.append({"int8 class": record["machine"]["int8_class"],
+                     "host class": record["emulated"]["host"]["int8_class"], "model": record["model"],
+                     "files run": len(ran), "files that changed an answer": sum(r["answers changed"] > 0 for r in ran),
+                     "most answers changed": max(r["answers changed"] for r in ran),
+                     "largest logit change": moved["largest logit change"], "in file": moved["file"],
+                     "measured": record["created"][:10]})
+    return rows
 
 
 def _latest(records: list[dict]) -> list[dict]:
@@ -212,8 +233,9 @@ def _latest(records: list[dict]) -> list[dict]:
 def advice_per_class(records: list[dict], max_drop_pts: float = 0.5) -> list[dict]:
     """Per INT8 class (and model), the fastest INT8 route within `max_drop_pts` of FP32 on the latest
     measured record of each machine: what to deploy there and what to expect. Answers come from emulated
-    records too: how many of that file's answers changed there (`bench --emulate`); a class known only by
-    emulation gets the most accurate INT8 file there, and no speed ("not measured on this class")."""
+    records too: how many of that file's answers changed there (`bench --emulate`; the most over the hosts
+    that emulated the class, each against its own native run); a class known only by emulation gets the
+    most accurate INT8 file there, and no speed ("not measured on this class")."""
     latest = _latest(records)
     best: dict[tuple[str, str], dict] = {}
     for row in gallery_rows(latest):
@@ -230,11 +252,15 @@ def advice_per_class(records: list[dict], max_drop_pts: float = 0.5) -> list[dic
     emulated = emulated_rows(latest)
     for row in emulated:
         key = (row["int8 class"], row["model"])
-        if key in best and row["file"].split(":")[0] == best[key]["route"]:
-            advice[key]["answers changed (emulated)"] = row["answers changed"]
+        if key in best and (row["file"].split(":")[0], row["config"]) == (best[key]["route"], best[key]["config"]):
+            advice[key]["answers changed (emulated)"] = max(advice[key]["answers changed (emulated)"] or 0,
+                                                            row["answers changed"])
         elif key not in best and row["precision"] == "int8":
             delta = row["accuracy change (pts)"]
-            if delta >= -max_drop_pts and (key not in advice or delta > advice[key]["accuracy change (pts)"]):
+            if key in advice and advice[key]["deploy"] == row["file"]:  # the same file, emulated on another host
+                advice[key]["answers changed (emulated)"] = max(advice[key]["answers changed (emulated)"],
+                                                                row["answers changed"])
+            elif delta >= -max_drop_pts and (key not in advice or delta > advice[key]["accuracy change (pts)"]):
                 advice[key] = {"int8 class": key[0], "model": key[1], "deploy": row["file"], "vs FP32 eager": None,
                                "vs best FP32": None, "best FP32": None, "accuracy change (pts)": delta,
                                "speed": "not measured on this class: run `make bench` on it",
@@ -258,7 +284,8 @@ def emulated_vs_measured(records: list[dict]) -> list[dict]:
                         or here["config"] != there["config"]):
                     continue
                 differ = sum(a != b for a, b in zip(there["predictions"], here["predictions"]))
-                rows.append({"int8 class": cls, "file": name, "measured on": real["machine"]["cpu"],
+                rows.append({"int8 class": cls, "host class": emulated["emulated"]["host"]["int8_class"],
+                             "file": name, "measured on": real["machine"]["cpu"],
                              "emulated accuracy (%)": 100 * there["accuracy"],
                              "measured accuracy (%)": 100 * here["accuracy"], "answers that differ": differ})
     return rows
