@@ -227,7 +227,9 @@ def test_openvino_bf16_keeps_its_precision_through_saving_and_is_skipped_without
     assert (built.model.precision, back.model.precision) == ("bf16", "bf16")
     assert build("openvino_fp32", fp32, tmp_path).model.precision == "f32"
     assert torch.equal(logits(built), logits(back))
-    assert (logits(back).argmax(-1) == logits(fp32).argmax(-1)).all()
+    # bfloat16 keeps 8 bits of mantissa: close to FP32, not equal; the tiny random model's two logits lie
+    # closer together than that, so its argmax may flip where the CPU computes in bfloat16
+    assert torch.allclose(logits(back), logits(fp32), rtol=0.05, atol=1e-3)
     reason = VARIANTS["openvino_bf16"].unavailable()
     assert (reason is None) == (torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported())
 
