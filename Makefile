@@ -35,7 +35,7 @@ compare: install
 ## bench: this machine's INT8 ceiling and the main routes' batch-1 latency on real sentences, reusing stored
 ## routes → results/machines/<cpu>-<flags>.json (a few minutes; commit the record of a new kind of machine)
 ## bench EMULATE=Haswell: instead, every INT8, 4-bit and BF16 file's answers under qemu-user's Haswell (the AVX2
-## class) against this machine's → results/machines/ (hours on 2 cores; resumes; installs qemu-user)
+## class) against this machine's → results/machines/ (minutes per file under emulation, more on an older host; resumes; installs qemu-user)
 bench: install
 ifdef EMULATE
 	@command -v qemu-x86_64 >/dev/null || { command -v apt-get >/dev/null && (apt-get update -qq && \

@@ -210,7 +210,7 @@ def emulation_by_host(records: list[dict]) -> list[dict]:
     (and in which file)."""
     rows = []
     for record in records:
-        ran = [r for r in emulated_rows([record])]
+        ran = emulated_rows([record])
         if not ran:
             continue
         moved = max(ran, key=lambda r: r["largest logit change"])

@@ -55,7 +55,7 @@ def _parser() -> argparse.ArgumentParser:
     bench.add_argument("--emulate", metavar="CPU",
                        help="instead: every INT8, 4-bit and BF16 file's answers on all validation sentences "
                             "under qemu-x86_64 -cpu CPU (e.g. Haswell: the AVX2 class), against this machine's "
-                            "→ results/machines/<cpu>-emulated-on-<class>-host-<flags>.json (hours on 2 cores: "
+                            "→ results/machines/<cpu>-emulated-on-<class>-host-<flags>.json (minutes per file, more on an older host: "
                             "the record says how long each file took; resumes)")
     bench.add_argument("--stored-only", action="store_true",
                        help="with --emulate: write the record from the answers the store already holds, "
